@@ -1,0 +1,42 @@
+//! CPUID: an honest description of what this software CPU implements.
+//!
+//! | leaf | what it reports |
+//! | --- | --- |
+//! | 0 | highest basic leaf 7, vendor "x86labx86lab" |
+//! | 1 | family 6 model 0 stepping 1; PSE TSC PAE CX8 CMOV in EDX, CX16 MOVBE POPCNT in ECX; no x87, MMX or SSE (this CPU has no floating point), no RDRAND |
+//! | 7.0 | BMI1 BMI2 ADX in EBX |
+//! | 0x8000_0000 | highest extended leaf 0x8000_0004 |
+//! | 0x8000_0001 | LAHF/SAHF in 64-bit mode and LZCNT (ABM) in ECX; NX, RDTSCP and long mode in EDX |
+//! | 0x8000_0002..4 | the brand string "x86lab software CPU" |
+//! | anything else | zeros (as AMD processors do for leaves above the maximum) |
+
+/// The vendor string of leaf 0.
+pub const VENDOR: &[u8; 12] = b"x86labx86lab";
+
+const BRAND: &[u8; 48] = b"x86lab software CPU (an iced-x86 interpreter)\0\0\0";
+
+fn dword(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// EAX, EBX, ECX, EDX for a leaf and subleaf.
+pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    match leaf {
+        0 => [7, dword(&VENDOR[0..4]), dword(&VENDOR[8..12]), dword(&VENDOR[4..8])],
+        1 => {
+            let eax = (6 << 8) | 1; // family 6, model 0, stepping 1
+            let ecx = (1 << 13) | (1 << 22) | (1 << 23); // CX16 MOVBE POPCNT
+            let edx = (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 15); // PSE TSC PAE CX8 CMOV
+            [eax, 0, ecx, edx]
+        }
+        7 if sub == 0 => [0, (1 << 3) | (1 << 8) | (1 << 19), 0, 0], // BMI1 BMI2 ADX
+        0x8000_0000 => [0x8000_0004, 0, 0, 0],
+        0x8000_0001 => [0, 0, 1 | (1 << 5), (1 << 20) | (1 << 27) | (1 << 29)],
+        0x8000_0002..=0x8000_0004 => {
+            let o = ((leaf - 0x8000_0002) * 16) as usize;
+            let b = &BRAND[o..o + 16];
+            [dword(&b[0..]), dword(&b[4..]), dword(&b[8..]), dword(&b[12..])]
+        }
+        _ => [0; 4],
+    }
+}

@@ -1,0 +1,382 @@
+//! The software CPU: decode with iced-x86, execute in Rust.
+//!
+//! One step is: fetch the bytes at CS:RIP through the MMU, decode them, execute the
+//! instruction, and retire it. Instruction semantics live in one file per family (`arith`,
+//! `logic`, `shift`, `bits`, `muldiv`, `bcd`, `data`, `stack`, `control`, `string`,
+//! `system`); operand access in `operand`, address translation in `mmu`, exception delivery
+//! in `exception`, the flag rules in `flags`.
+//!
+//! An instruction either completes, or returns an [`Exc`] before changing anything the
+//! guest can see: GPRs, RIP and RFLAGS are restored from a snapshot, so a fault leaves the
+//! instruction restartable, as the architecture requires.
+
+mod arith;
+mod bcd;
+mod bits;
+mod control;
+mod cpuid;
+mod data;
+mod exception;
+mod execute;
+pub(crate) mod flags;
+mod logic;
+mod mmu;
+mod muldiv;
+mod operand;
+mod shift;
+mod stack;
+mod string;
+mod system;
+
+use std::time::Instant;
+
+use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
+
+pub use cpuid::{cpuid, VENDOR};
+
+use crate::devices::{DeviceAction, Devices};
+use crate::machine::{Cause, Event, Exception, Limit, Machine, MachineError, RunLimits, Vector};
+use crate::memory::{GuestMemory, MemoryLayout};
+use crate::state::{flags as fl, CpuMode, CpuState};
+
+use mmu::Tlb;
+
+/// An exception raised while executing an instruction, before it is delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Exc {
+    pub vector: Vector,
+    pub code: Option<u32>,
+    pub cause: Cause,
+}
+
+impl Exc {
+    pub fn new(vector: Vector) -> Self {
+        Exc {
+            vector,
+            code: None,
+            cause: Cause::Architectural,
+        }
+    }
+
+    pub fn with_code(vector: Vector, code: u32) -> Self {
+        Exc {
+            vector,
+            code: Some(code),
+            cause: Cause::Architectural,
+        }
+    }
+
+    pub fn gp0() -> Self {
+        Exc::with_code(Vector::GP, 0)
+    }
+}
+
+/// The result of executing part of an instruction.
+pub(crate) type X<T = ()> = Result<T, Exc>;
+
+/// What the current instruction asked of the run loop besides retiring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    None,
+    Halt,
+    Exit(u32),
+    /// A REP string instruction executed one iteration and will run again.
+    RepIteration,
+    /// A software interrupt (INT n, INT3, INTO, INT1) was delivered.
+    SoftwareInterrupt,
+}
+
+/// The software x86 CPU with its memory and devices.
+pub struct Cpu {
+    pub(crate) s: CpuState,
+    pub(crate) mem: GuestMemory,
+    pub(crate) dev: Devices,
+    tlb: Tlb,
+    retired: u64,
+    halted: bool,
+    pending: Pending,
+    /// The instruction being executed.
+    pub(crate) i: Instruction,
+    /// Address (RIP) of the current instruction.
+    pub(crate) ip: u64,
+    /// Address size of the current instruction in bytes (2, 4 or 8).
+    pub(crate) asz: u32,
+    /// Code size of the current instruction in bits (16, 32 or 64).
+    pub(crate) bits: u32,
+}
+
+impl Cpu {
+    /// A CPU in real mode at 0000:0000 with zeroed memory of the given layout.
+    pub fn new(layout: MemoryLayout) -> Result<Self, crate::memory::MemoryError> {
+        Ok(Cpu {
+            s: CpuState::default(),
+            mem: GuestMemory::new(layout)?,
+            dev: Devices::default(),
+            tlb: Tlb::default(),
+            retired: 0,
+            halted: false,
+            pending: Pending::None,
+            i: Instruction::default(),
+            ip: 0,
+            asz: 2,
+            bits: 16,
+        })
+    }
+
+    /// The architectural state, by reference.
+    pub fn cpu_state(&self) -> &CpuState {
+        &self.s
+    }
+
+    /// The width of code in the current mode, in bits.
+    fn code_bits(&self) -> u32 {
+        match self.s.mode() {
+            CpuMode::Real | CpuMode::Virtual8086 => 16,
+            CpuMode::Long64 => 64,
+            CpuMode::Protected | CpuMode::Compatibility => {
+                if self.s.cs.db() {
+                    32
+                } else {
+                    16
+                }
+            }
+        }
+    }
+
+    /// Fetches and decodes the instruction at CS:RIP into `self.i`.
+    fn fetch_decode(&mut self) -> X {
+        self.bits = self.code_bits();
+        self.ip = self.s.rip;
+        let lin = self.code_linear(self.ip)?;
+        // Fetch what the first page holds; cross into the next page only if the
+        // instruction really continues there (so a fault on it is only raised then).
+        let first = (0x1000 - (lin & 0xfff)).min(15) as usize;
+        let mut buf = [0u8; 15];
+        self.fetch_bytes(lin, &mut buf[..first])?;
+        let mut avail = first;
+        loop {
+            let mut d = Decoder::with_ip(self.bits, &buf[..avail], self.ip, DecoderOptions::NONE);
+            d.decode_out(&mut self.i);
+            match d.last_error() {
+                DecoderError::NoMoreBytes if avail < 15 => {
+                    // The rest of the bytes are on the next page (or past the CS limit).
+                    let more = 15 - avail;
+                    let lin2 = self.code_linear(self.ip.wrapping_add(avail as u64))?;
+                    self.fetch_bytes(lin2, &mut buf[avail..avail + more])?;
+                    avail = 15;
+                }
+                DecoderError::None => break,
+                _ => {
+                    return Err(Exc {
+                        vector: Vector::UD,
+                        code: None,
+                        cause: Cause::Invalid {
+                            instruction: hex_bytes(&buf[..avail.min(15)]),
+                        },
+                    })
+                }
+            }
+        }
+        self.asz = self.address_size(&buf[..self.i.len()]);
+        Ok(())
+    }
+
+    /// The address size of the instruction with these bytes: the mode's default, flipped by
+    /// a 0x67 prefix among the legacy prefixes.
+    fn address_size(&self, bytes: &[u8]) -> u32 {
+        let mut flip = false;
+        for &b in bytes {
+            match b {
+                0x67 => flip = true,
+                0xf0 | 0xf2 | 0xf3 | 0x2e | 0x36 | 0x3e | 0x26 | 0x64 | 0x65 | 0x66 => {}
+                0x40..=0x4f if self.bits == 64 => {}
+                _ => break,
+            }
+        }
+        match (self.bits, flip) {
+            (64, false) => 8,
+            (64, true) | (32, false) | (16, true) => 4,
+            _ => 2,
+        }
+    }
+
+    /// Executes one instruction (or one REP iteration) and returns what happened.
+    fn step_one(&mut self) -> Event {
+        if self.halted {
+            return Event::Halted {
+                interrupts_enabled: self.s.rflags & fl::IF != 0,
+            };
+        }
+        let gpr = self.s.gpr;
+        let rip = self.s.rip;
+        let rflags = self.s.rflags;
+        self.pending = Pending::None;
+        let result = self.fetch_decode().and_then(|()| self.execute());
+        match result {
+            Ok(()) => {
+                self.retire();
+                match std::mem::replace(&mut self.pending, Pending::None) {
+                    Pending::Halt => {
+                        self.halted = true;
+                        Event::Halted {
+                            interrupts_enabled: self.s.rflags & fl::IF != 0,
+                        }
+                    }
+                    Pending::Exit(status) => Event::ExitRequested { status },
+                    Pending::None | Pending::RepIteration | Pending::SoftwareInterrupt => {
+                        Event::Stepped
+                    }
+                }
+            }
+            Err(exc) => {
+                self.s.gpr = gpr;
+                self.s.rip = rip;
+                self.s.rflags = rflags;
+                self.raise(exc)
+            }
+        }
+    }
+
+    fn retire(&mut self) {
+        self.retired += 1;
+        self.s.tsc = self.s.tsc.wrapping_add(1);
+    }
+
+    /// Delivers an exception raised by the instruction at `self.s.rip`.
+    fn raise(&mut self, exc: Exc) -> Event {
+        let info = Exception {
+            vector: exc.vector,
+            error_code: exc.code,
+            rip: self.s.rip,
+            cause: exc.cause.clone(),
+        };
+        match self.deliver_exception(exc) {
+            exception::Delivery::Delivered => Event::Exception(info),
+            exception::Delivery::Undeliverable(why) => {
+                let _ = why;
+                Event::Undeliverable(info)
+            }
+            exception::Delivery::TripleFault(reason) => {
+                self.halted = true;
+                Event::Shutdown { reason }
+            }
+        }
+    }
+
+    /// Marks the instruction as a halt.
+    pub(crate) fn request_halt(&mut self) {
+        self.pending = Pending::Halt;
+    }
+
+    /// Records what a device asked for after a port write.
+    pub(crate) fn device_action(&mut self, action: DeviceAction) {
+        if let DeviceAction::Exit(status) = action {
+            self.pending = Pending::Exit(status);
+        }
+    }
+
+    pub(crate) fn mark_rep_iteration(&mut self) {
+        self.pending = Pending::RepIteration;
+    }
+
+    pub(crate) fn mark_software_interrupt(&mut self) {
+        self.pending = Pending::SoftwareInterrupt;
+    }
+
+    /// An exception naming the current instruction as not implemented.
+    pub(crate) fn unimplemented(&self, what: &str) -> Exc {
+        let mut text = String::new();
+        let mut f = iced_x86::NasmFormatter::new();
+        iced_x86::Formatter::format(&mut f, &self.i, &mut text);
+        Exc {
+            vector: Vector::UD,
+            code: None,
+            cause: Cause::Unimplemented {
+                instruction: if what.is_empty() {
+                    text
+                } else {
+                    format!("{text} ({what})")
+                },
+            },
+        }
+    }
+}
+
+fn hex_bytes(b: &[u8]) -> String {
+    let v: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("bytes {}", v.join(" "))
+}
+
+impl Machine for Cpu {
+    fn backend(&self) -> &'static str {
+        "emulator"
+    }
+
+    fn state(&self) -> Result<CpuState, MachineError> {
+        Ok(self.s.clone())
+    }
+
+    fn set_state(&mut self, state: &CpuState) -> Result<(), MachineError> {
+        self.s = state.clone();
+        self.s.rflags = (self.s.rflags & fl::DEFINED) | fl::FIXED;
+        self.tlb.flush_all();
+        self.halted = false;
+        Ok(())
+    }
+
+    fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    fn memory_mut(&mut self) -> &mut GuestMemory {
+        self.tlb.flush_all();
+        &mut self.mem
+    }
+
+    fn devices(&mut self) -> &mut Devices {
+        &mut self.dev
+    }
+
+    fn step(&mut self) -> Result<Event, MachineError> {
+        Ok(self.step_one())
+    }
+
+    fn run(&mut self, limits: &RunLimits) -> Result<Event, MachineError> {
+        let start = Instant::now();
+        let mut count: u64 = 0;
+        loop {
+            if let Some(max) = limits.max_instructions {
+                if count >= max {
+                    return Ok(Event::LimitReached(Limit::Instructions));
+                }
+            }
+            if count & 0xfff == 0 && count != 0 {
+                if let Some(t) = limits.max_time {
+                    if start.elapsed() >= t {
+                        return Ok(Event::LimitReached(Limit::WallTime));
+                    }
+                }
+            }
+            if count != 0 && !limits.breakpoints.is_empty() {
+                let lin = self.s.cs.base.wrapping_add(self.s.rip);
+                if limits.breakpoints.contains(&lin) {
+                    return Ok(Event::Breakpoint { address: lin });
+                }
+            }
+            count += 1;
+            match self.step_one() {
+                Event::Stepped => {}
+                // Unimplemented instructions always stop a run: from there on the software
+                // CPU would no longer do what the processor does.
+                Event::Exception(e)
+                    if !limits.stop_on_exception
+                        && !matches!(e.cause, Cause::Unimplemented { .. }) => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn instructions_retired(&self) -> u64 {
+        self.retired
+    }
+}
