@@ -1,1 +1,216 @@
-fn main() {}
+//! `x86lab`: run x86 programs on a software CPU (and, later, on KVM) and watch what they do.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use x86lab::load::{self, LoadOptions, Mode};
+use x86lab_emulator::{Cause, Cpu, Event, Limit, Machine, MemoryLayout, RunLimits};
+
+/// Exit status when the instruction or time limit ends a run.
+const EXIT_LIMIT: u8 = 124;
+/// Exit status for a triple fault (shutdown).
+const EXIT_TRIPLE_FAULT: u8 = 125;
+/// Exit status when the guest reaches an instruction the software CPU does not implement,
+/// or raises an exception this build cannot deliver.
+const EXIT_UNSUPPORTED: u8 = 126;
+
+#[derive(Parser)]
+#[command(name = "x86lab", version, about = "A teaching laboratory for x86 and virtualization")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program (flat binary or static ELF) until it halts or exits.
+    ///
+    /// Console output (port 0xE9 and the serial port 0x3F8) goes to stdout. Exit status:
+    /// 0 when the guest halts, the low 8 bits of the value the guest writes to port 0xF4,
+    /// 124 when --max-instructions or --timeout ends the run, 125 on a triple fault, 126 at
+    /// an instruction or exception this CPU does not support yet, 1 for bad input.
+    Run(RunArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Backend {
+    /// The software CPU.
+    Emulator,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    Real,
+    Protected,
+    Long,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The program: a flat binary (a boot sector by default) or a static ELF32/ELF64 file.
+    file: PathBuf,
+    #[arg(long, value_enum, default_value = "emulator")]
+    backend: Backend,
+    /// The mode a flat binary starts in (ELF files carry their own).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Load address of a flat binary (default 0x7c00 in real mode, 0x100000 otherwise).
+    #[arg(long, value_parser = parse_number)]
+    load: Option<u64>,
+    /// Stop after this many instructions.
+    #[arg(long, value_parser = parse_number)]
+    max_instructions: Option<u64>,
+    /// Stop after this many seconds of wall time.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// RAM size, e.g. 64M or 1G (at most 3G).
+    #[arg(long, default_value = "64M", value_parser = parse_size)]
+    ram: u64,
+    /// Write the final CPU state as JSON to this file ("-" for stdout, after the output).
+    #[arg(long)]
+    state_out: Option<PathBuf>,
+}
+
+fn parse_number(s: &str) -> Result<u64, String> {
+    x86lab_emulator::state::hex::parse(s)
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n = parse_number(num).map_err(|_| format!("`{s}` is not a size (write 64M, 1G or a byte count)"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("x86lab: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> Result<u8> {
+    let image = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read `{}`", args.file.display()))?;
+    let layout = MemoryLayout {
+        ram_size: args.ram,
+        ..MemoryLayout::default()
+    };
+    let mut machine: Box<dyn Machine> = match args.backend {
+        Backend::Emulator => Box::new(Cpu::new(layout)?),
+    };
+    let opts = LoadOptions {
+        mode: args.mode.map(|m| match m {
+            ModeArg::Real => Mode::Real,
+            ModeArg::Protected => Mode::Protected,
+            ModeArg::Long => Mode::Long,
+        }),
+        load: args.load,
+    };
+    load::load(machine.as_mut(), &image, &opts)
+        .with_context(|| format!("cannot load `{}`", args.file.display()))?;
+    let timeout = match args.timeout {
+        Some(t) if !(t > 0.0 && t.is_finite()) => bail!("--timeout must be a positive number of seconds"),
+        Some(t) => Some(Duration::from_secs_f64(t)),
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let mut stdout = std::io::stdout().lock();
+    // Run in slices so console output streams and the limits are enforced.
+    const SLICE: u64 = 1 << 20;
+    let event = loop {
+        let done = machine.instructions_retired();
+        let slice = match args.max_instructions {
+            Some(max) if done >= max => break Event::LimitReached(Limit::Instructions),
+            Some(max) => SLICE.min(max - done),
+            None => SLICE,
+        };
+        let time_left = match timeout {
+            Some(t) if started.elapsed() >= t => break Event::LimitReached(Limit::WallTime),
+            Some(t) => Some(t - started.elapsed()),
+            None => None,
+        };
+        let limits = RunLimits {
+            max_instructions: Some(slice),
+            max_time: time_left,
+            ..RunLimits::default()
+        };
+        let event = machine.run(&limits)?;
+        stdout.write_all(&machine.devices().output().take())?;
+        match event {
+            Event::LimitReached(Limit::Instructions) => continue,
+            other => break other,
+        }
+    };
+    stdout.write_all(&machine.devices().output().take())?;
+    stdout.flush()?;
+    let state = machine.state()?;
+    let retired = machine.instructions_retired();
+    let code = match &event {
+        Event::Halted {
+            interrupts_enabled: false,
+        } => 0,
+        Event::Halted {
+            interrupts_enabled: true,
+        } => {
+            eprintln!(
+                "x86lab: halted with interrupts enabled at rip {:#x}; no device raises interrupts yet, so the run ends here",
+                state.rip
+            );
+            0
+        }
+        Event::ExitRequested { status } => (*status & 0xff) as u8,
+        Event::LimitReached(limit) => {
+            let what = match limit {
+                Limit::Instructions => "instruction limit",
+                Limit::WallTime => "time limit",
+            };
+            eprintln!("x86lab: {what} reached after {retired} instructions, at rip {:#x}", state.rip);
+            EXIT_LIMIT
+        }
+        Event::Shutdown { reason } => {
+            eprintln!("x86lab: triple fault ({reason}) after {retired} instructions; the processor shut down");
+            EXIT_TRIPLE_FAULT
+        }
+        Event::Exception(e) if matches!(e.cause, Cause::Unimplemented { .. }) => {
+            eprintln!("x86lab: {e}");
+            EXIT_UNSUPPORTED
+        }
+        Event::Undeliverable(e) => {
+            eprintln!(
+                "x86lab: {e}; delivering it through the IDT is not implemented yet, so the run stops here"
+            );
+            EXIT_UNSUPPORTED
+        }
+        other => {
+            eprintln!("x86lab: run ended: {other}");
+            EXIT_UNSUPPORTED
+        }
+    };
+    if let Some(path) = &args.state_out {
+        let json = state.to_json();
+        if path.as_os_str() == "-" {
+            writeln!(stdout, "{json}")?;
+        } else {
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+    }
+    Ok(code)
+}

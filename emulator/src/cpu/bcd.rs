@@ -57,9 +57,8 @@ impl Cpu {
             if add {
                 ax = ax.wrapping_add(0x106);
             } else {
-                let al = (ax & 0xff).wrapping_sub(6) & 0xff;
-                let ah = (ax >> 8).wrapping_sub(1) & 0xff;
-                ax = (ah << 8) | al;
+                // AX := AX - 6 (a borrow out of AL reaches AH), then AH := AH - 1.
+                ax = ax.wrapping_sub(6).wrapping_sub(0x100) & 0xffff;
             }
         }
         ax &= 0xff0f;

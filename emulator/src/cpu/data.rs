@@ -166,7 +166,11 @@ impl Cpu {
 
     /// CBW CWDE CDQE: sign-extend the low half of the accumulator into all of it.
     pub(crate) fn convert_widen(&mut self) -> X {
-        let size = self.op_size(0);
+        let size = match self.i.mnemonic() {
+            Mnemonic::Cbw => 2,
+            Mnemonic::Cwde => 4,
+            _ => 8,
+        };
         let half = size / 2;
         let v = sext(self.reg(RAX, half), half);
         self.set_reg(RAX, size, v);
@@ -175,7 +179,11 @@ impl Cpu {
 
     /// CWD CDQ CQO: fill rDX with the sign of rAX.
     pub(crate) fn convert_split(&mut self) -> X {
-        let size = self.op_size(0);
+        let size = match self.i.mnemonic() {
+            Mnemonic::Cwd => 2,
+            Mnemonic::Cdq => 4,
+            _ => 8,
+        };
         let negative = self.reg(RAX, size) & flags::sign_bit(size) != 0;
         self.set_reg(RDX, size, if negative { u64::MAX } else { 0 });
         Ok(())

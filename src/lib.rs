@@ -1,0 +1,7 @@
+//! # x86lab
+//!
+//! The command-line program's library: loading programs into a machine, shared by the
+//! `x86lab` binary and the integration tests.
+
+pub mod cases;
+pub mod load;
