@@ -1,0 +1,147 @@
+//! `x86lab run` as a user meets it: exit statuses, messages on bad input, the state file.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn write_program(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn x86lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_x86lab")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Bad input: exit status 1 and exactly one line on stderr, no panic, no backtrace.
+fn assert_one_line_error(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {e}");
+    assert_eq!(e.lines().count(), 1, "expected one line, got: {e}");
+    assert!(e.starts_with("x86lab: error: "), "{e}");
+    assert!(e.contains(needle), "`{needle}` not in: {e}");
+}
+
+#[test]
+fn a_missing_file_is_one_clear_line() {
+    let o = x86lab(&["run", "/nonexistent/boot.bin"]);
+    assert_one_line_error(&o, "cannot read `/nonexistent/boot.bin`");
+}
+
+#[test]
+fn a_truncated_elf_is_refused() {
+    // The first 64 bytes of an ELF64 header that promises program headers past the end.
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // ELFCLASS64
+    h[5] = 1; // little-endian
+    h[6] = 1;
+    h[16] = 2; // ET_EXEC
+    h[18] = 62; // EM_X86_64
+    h[20] = 1;
+    h[32] = 64; // e_phoff
+    h[52] = 64; // e_ehsize
+    h[54] = 56; // e_phentsize
+    h[56] = 3; // e_phnum
+    let p = write_program("truncated.elf", &h);
+    let o = x86lab(&["run", p.to_str().unwrap()]);
+    assert_one_line_error(&o, "cannot load");
+}
+
+#[test]
+fn an_elf_for_another_machine_is_refused() {
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2;
+    h[5] = 1;
+    h[6] = 1;
+    h[16] = 2;
+    h[18] = 183; // EM_AARCH64
+    h[20] = 1;
+    h[52] = 64;
+    h[54] = 56;
+    let p = write_program("arm.elf", &h);
+    let o = x86lab(&["run", p.to_str().unwrap()]);
+    assert_one_line_error(&o, "not x86");
+}
+
+#[test]
+fn a_load_address_outside_ram_is_refused() {
+    let p = write_program("tiny.bin", &[0xf4]);
+    let o = x86lab(&["run", "--load", "0x7fffff0", p.to_str().unwrap()]);
+    assert_one_line_error(&o, "does not fit in RAM");
+    let o = x86lab(&["run", "--ram", "12Q", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "clap rejects a bad size: {}", stderr(&o));
+}
+
+#[test]
+fn the_exit_port_sets_the_exit_status() {
+    // mov al, 42 ; out 0xf4, al
+    let p = write_program("exit42.bin", &[0xb0, 42, 0xe6, 0xf4]);
+    let o = x86lab(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(42), "{}", stderr(&o));
+}
+
+#[test]
+fn the_instruction_limit_ends_a_run_with_124() {
+    // jmp $
+    let p = write_program("spin.bin", &[0xeb, 0xfe]);
+    let o = x86lab(&["run", "--max-instructions", "1000", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(124));
+    assert!(stderr(&o).contains("instruction limit reached after 1000 instructions"), "{}", stderr(&o));
+    let o = x86lab(&["run", "--timeout", "0.2", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(124));
+    assert!(stderr(&o).contains("time limit reached"), "{}", stderr(&o));
+}
+
+#[test]
+fn pushing_with_sp_1_in_real_mode_shuts_the_processor_down() {
+    // The SDM (PUSH, IA-32 compatibility): "If the stack pointer is 1 (SP = 1), the
+    // processor shuts down." The push faults with #SS; delivering it faults again (#DF);
+    // delivering #DF faults: a triple fault.
+    // mov sp, 1 ; push ax
+    let p = write_program("sp1.bin", &[0xbc, 0x01, 0x00, 0x50]);
+    let o = x86lab(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("triple fault"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unimplemented_instruction_is_named() {
+    // movaps xmm0, xmm1: SSE, which this integer CPU does not implement.
+    let p = write_program("sse.bin", &[0x0f, 0x28, 0xc1]);
+    let o = x86lab(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(126));
+    let e = stderr(&o);
+    assert!(e.contains("#UD") && e.contains("movaps xmm0,xmm1") && e.contains("not implemented"), "{e}");
+}
+
+#[test]
+fn state_out_writes_the_final_state_as_json() {
+    // mov ax, 0x1234 ; cli ; hlt
+    let p = write_program("state.bin", &[0xb8, 0x34, 0x12, 0xfa, 0xf4]);
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state.json");
+    let o = x86lab(&["run", "--state-out", out.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = x86lab_emulator::CpuState::from_json(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(s.gpr[0], 0x1234);
+    // HLT completes: RIP is past it (boot sector at 0x7c00, five bytes).
+    assert_eq!(s.rip, 0x7c05);
+    assert_eq!(s.gpr[2], 0x80, "DL holds the boot drive");
+    let o = x86lab(&["run", "--state-out", "-", p.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\"rax\": \"0x1234\""), "{text}");
+}
+
+#[test]
+fn an_exception_in_long_mode_is_reported_until_idt_delivery_exists() {
+    // ud2 in 64-bit mode: #UD, which needs the IDT to deliver.
+    let p = write_program("ud2.bin", &[0x0f, 0x0b]);
+    let o = x86lab(&["run", "--mode", "long", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(126));
+    assert!(stderr(&o).contains("#UD at rip 0x100000"), "{}", stderr(&o));
+}
