@@ -110,11 +110,17 @@ fn parse_item(token: &str) -> Result<Item> {
     }
     if let Some(i) = SEGS.iter().position(|n| *n == key) {
         let v = hex::parse(value).map_err(|e| anyhow!(e))?;
-        return Ok(Item::Seg(i, u16::try_from(v).context("selector wider than 16 bits")?));
+        return Ok(Item::Seg(
+            i,
+            u16::try_from(v).context("selector wider than 16 bits")?,
+        ));
     }
     if let Some((kind, rest)) = key.split_once('[') {
-        let addr = hex::parse(rest.strip_suffix(']').ok_or_else(|| anyhow!("missing `]` in `{key}`"))?)
-            .map_err(|e| anyhow!(e))?;
+        let addr = hex::parse(
+            rest.strip_suffix(']')
+                .ok_or_else(|| anyhow!("missing `]` in `{key}`"))?,
+        )
+        .map_err(|e| anyhow!(e))?;
         let bytes = match kind {
             "bytes" => {
                 if value.len() % 2 != 0 {
@@ -132,7 +138,8 @@ fn parse_item(token: &str) -> Result<Item> {
                     .strip_prefix("0x")
                     .ok_or_else(|| anyhow!("write memory values in hex: `{value}`"))?
                     .replace('_', "");
-                let v = u128::from_str_radix(&digits, 16).with_context(|| format!("`{value}` is not hex"))?;
+                let v = u128::from_str_radix(&digits, 16)
+                    .with_context(|| format!("`{value}` is not hex"))?;
                 if n < 16 && v >> (n * 8) != 0 {
                     bail!("{value} does not fit in {kind}");
                 }
@@ -160,7 +167,10 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>> {
         }
         let fields: Vec<&str> = t.split('|').map(str::trim).collect();
         if fields.len() != 4 {
-            bail!("{origin}: expected 4 fields separated by `|`, found {}", fields.len());
+            bail!(
+                "{origin}: expected 4 fields separated by `|`, found {}",
+                fields.len()
+            );
         }
         let bits = match fields[0] {
             "16" => 16,
@@ -202,7 +212,9 @@ mod tests {
         assert_eq!(c[0].bits, 64);
         assert_eq!(c[0].asm, vec!["add eax, ebx", ".l:"]);
         assert_eq!(c[0].initial_gprs()[&0], 0xffff_ffff);
-        assert!(c[0].initial.contains(&Item::Mem(0x20_0000, vec![0x12, 0, 0, 0])));
+        assert!(c[0]
+            .initial
+            .contains(&Item::Mem(0x20_0000, vec![0x12, 0, 0, 0])));
         assert_eq!(Case::flags(&c[0].expected), Some(flags::CF | flags::ZF));
         assert!(c[0].expected.contains(&Item::Mem(0x10, vec![0x0a, 0xff])));
         assert_eq!(c[0].origin, "x:2");

@@ -60,7 +60,9 @@ const GDT_OFFSET: u64 = 0x6000;
 pub fn load(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Loaded> {
     if image.starts_with(b"\x7fELF") {
         if opts.load.is_some() {
-            bail!("--load applies to flat binaries only; an ELF file is placed at its own addresses");
+            bail!(
+                "--load applies to flat binaries only; an ELF file is placed at its own addresses"
+            );
         }
         load_elf(m, image, opts.mode)
     } else {
@@ -156,12 +158,20 @@ fn load_elf(m: &mut dyn Machine, image: &[u8], mode: Option<Mode>) -> Result<Loa
         ),
         t => bail!("ELF type {t} is not an executable"),
     }
-    if elf.program_headers.iter().any(|p| p.p_type == program_header::PT_INTERP) {
+    if elf
+        .program_headers
+        .iter()
+        .any(|p| p.p_type == program_header::PT_INTERP)
+    {
         bail!("this executable is dynamically linked; link it with -static -nostdlib");
     }
     let ram = m.memory().layout().ram_size;
     let mut segments = Vec::new();
-    for ph in elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD) {
+    for ph in elf
+        .program_headers
+        .iter()
+        .filter(|p| p.p_type == program_header::PT_LOAD)
+    {
         let file = ph
             .p_offset
             .checked_add(ph.p_filesz)
@@ -175,7 +185,10 @@ fn load_elf(m: &mut dyn Machine, image: &[u8], mode: Option<Mode>) -> Result<Loa
                 )
             })?;
         if ph.p_filesz > ph.p_memsz {
-            bail!("a segment at {:#x} has more file bytes than memory bytes", ph.p_paddr);
+            bail!(
+                "a segment at {:#x} has more file bytes than memory bytes",
+                ph.p_paddr
+            );
         }
         let end = ph
             .p_paddr
@@ -288,7 +301,10 @@ fn long_state(m: &mut dyn Machine, entry: u64) -> Result<CpuState> {
     let mem = m.memory_mut();
     mem.load(pml4, &(pdpt | PRESENT_RW).to_le_bytes())?;
     for g in 0..4u64 {
-        mem.load(pdpt + g * 8, &((pd + g * 0x1000) | PRESENT_RW).to_le_bytes())?;
+        mem.load(
+            pdpt + g * 8,
+            &((pd + g * 0x1000) | PRESENT_RW).to_le_bytes(),
+        )?;
         let entries: Vec<u8> = (0..512u64)
             .flat_map(|i| (((g << 30) | (i << 21)) | PRESENT_RW | LARGE).to_le_bytes())
             .collect();

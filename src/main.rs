@@ -19,7 +19,11 @@ const EXIT_TRIPLE_FAULT: u8 = 125;
 const EXIT_UNSUPPORTED: u8 = 126;
 
 #[derive(Parser)]
-#[command(name = "x86lab", version, about = "A teaching laboratory for x86 and virtualization")]
+#[command(
+    name = "x86lab",
+    version,
+    about = "A teaching laboratory for x86 and virtualization"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,8 +91,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
         Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
-    let n = parse_number(num).map_err(|_| format!("`{s}` is not a size (write 64M, 1G or a byte count)"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    let n = parse_number(num)
+        .map_err(|_| format!("`{s}` is not a size (write 64M, 1G or a byte count)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 fn main() -> ExitCode {
@@ -126,7 +132,9 @@ fn run(args: &RunArgs) -> Result<u8> {
     load::load(machine.as_mut(), &image, &opts)
         .with_context(|| format!("cannot load `{}`", args.file.display()))?;
     let timeout = match args.timeout {
-        Some(t) if !(t > 0.0 && t.is_finite()) => bail!("--timeout must be a positive number of seconds"),
+        Some(t) if !(t > 0.0 && t.is_finite()) => {
+            bail!("--timeout must be a positive number of seconds")
+        }
         Some(t) => Some(Duration::from_secs_f64(t)),
         None => None,
     };
@@ -181,7 +189,10 @@ fn run(args: &RunArgs) -> Result<u8> {
                 Limit::Instructions => "instruction limit",
                 Limit::WallTime => "time limit",
             };
-            eprintln!("x86lab: {what} reached after {retired} instructions, at rip {:#x}", state.rip);
+            eprintln!(
+                "x86lab: {what} reached after {retired} instructions, at rip {:#x}",
+                state.rip
+            );
             EXIT_LIMIT
         }
         Event::Shutdown { reason } => {

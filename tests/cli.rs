@@ -10,7 +10,10 @@ fn write_program(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn x86lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_x86lab")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -75,7 +78,12 @@ fn a_load_address_outside_ram_is_refused() {
     let o = x86lab(&["run", "--load", "0x7fffff0", p.to_str().unwrap()]);
     assert_one_line_error(&o, "does not fit in RAM");
     let o = x86lab(&["run", "--ram", "12Q", p.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "clap rejects a bad size: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "clap rejects a bad size: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -92,7 +100,11 @@ fn the_instruction_limit_ends_a_run_with_124() {
     let p = write_program("spin.bin", &[0xeb, 0xfe]);
     let o = x86lab(&["run", "--max-instructions", "1000", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(124));
-    assert!(stderr(&o).contains("instruction limit reached after 1000 instructions"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("instruction limit reached after 1000 instructions"),
+        "{}",
+        stderr(&o)
+    );
     let o = x86lab(&["run", "--timeout", "0.2", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(124));
     assert!(stderr(&o).contains("time limit reached"), "{}", stderr(&o));
@@ -117,7 +129,10 @@ fn an_unimplemented_instruction_is_named() {
     let o = x86lab(&["run", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(126));
     let e = stderr(&o);
-    assert!(e.contains("#UD") && e.contains("movaps xmm0,xmm1") && e.contains("not implemented"), "{e}");
+    assert!(
+        e.contains("#UD") && e.contains("movaps xmm0,xmm1") && e.contains("not implemented"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -125,7 +140,12 @@ fn state_out_writes_the_final_state_as_json() {
     // mov ax, 0x1234 ; cli ; hlt
     let p = write_program("state.bin", &[0xb8, 0x34, 0x12, 0xfa, 0xf4]);
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state.json");
-    let o = x86lab(&["run", "--state-out", out.to_str().unwrap(), p.to_str().unwrap()]);
+    let o = x86lab(&[
+        "run",
+        "--state-out",
+        out.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = x86lab_emulator::CpuState::from_json(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(s.gpr[0], 0x1234);

@@ -35,7 +35,12 @@ fn hello_prints_the_greeting_and_fibonacci_numbers() {
         .arg(examples().join("hello.bin"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut fib = vec![0u32, 1];
     while fib[fib.len() - 1] + fib[fib.len() - 2] < 1000 {
         fib.push(fib[fib.len() - 1] + fib[fib.len() - 2]);

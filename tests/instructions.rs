@@ -5,7 +5,6 @@
 //! test runs them on the emulator. The cases are assembled with NASM (installed by
 //! `scripts/setup.sh`); without it these tests say so and are skipped.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,7 +19,10 @@ fn cases_dir() -> PathBuf {
 }
 
 fn nasm_available() -> bool {
-    Command::new("nasm").arg("-v").output().is_ok_and(|o| o.status.success())
+    Command::new("nasm")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Assembles a case's instructions at its code address.
@@ -40,7 +42,10 @@ fn assemble(case: &Case, addr: u64, dir: &Path, n: usize) -> Result<Vec<u8>, Str
         .output()
         .map_err(|e| e.to_string())?;
     if !o.status.success() {
-        return Err(format!("nasm: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        return Err(format!(
+            "nasm: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
     }
     std::fs::read(&out).map_err(|e| e.to_string())
 }
@@ -92,10 +97,14 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
             Item::Seg(..) => return Err("segment registers can be set only in 16-bit cases".into()),
             Item::Flags(f) => s.rflags = fl::FIXED | f,
             Item::Mem(a, b) => cpu.memory_mut().load(*a, b).map_err(|e| e.to_string())?,
-            Item::Rip(_) | Item::Exception(_) => return Err("rip= and exception= belong in EXPECTED".into()),
+            Item::Rip(_) | Item::Exception(_) => {
+                return Err("rip= and exception= belong in EXPECTED".into())
+            }
         }
     }
-    cpu.memory_mut().load(code_addr, code).map_err(|e| e.to_string())?;
+    cpu.memory_mut()
+        .load(code_addr, code)
+        .map_err(|e| e.to_string())?;
     cpu.set_state(&s).map_err(|e| e.to_string())?;
     let initial = s.clone();
     let end = code_addr + code.len() as u64;
@@ -140,29 +149,30 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
             }
             // A fault leaves the instruction's state untouched: compare against the state
             // before it (delivery through the real-mode IVT moved RSP, CS:IP and FLAGS).
-            for r in 0..16 {
-                if delivered && r == reg::RSP {
-                    continue;
-                }
-                let want = case.expected_gprs().get(&r).copied().unwrap_or(before.gpr[r]);
-                if fin.gpr[r] != want {
-                    errors.push(format!("{} = {:#x}, expected {want:#x}", GPR_NAMES[r], fin.gpr[r]));
-                }
-            }
+            let want = case.expected_gprs();
+            compare_gprs(
+                &fin,
+                |r| want.get(&r).copied().unwrap_or(before.gpr[r]),
+                delivered,
+                &mut errors,
+            );
             if e.rip != before.rip {
-                errors.push(format!("exception reported at rip {:#x}, the instruction is at {:#x}", e.rip, before.rip));
+                errors.push(format!(
+                    "exception reported at rip {:#x}, the instruction is at {:#x}",
+                    e.rip, before.rip
+                ));
             }
         }
         (Some(want), None) => errors.push(format!("expected #{want}, but no exception was raised")),
         (None, Some((e, _))) => errors.push(format!("unexpected exception {e}")),
         (None, None) => {
-            let want_gprs: BTreeMap<usize, u64> = case.expected_gprs();
-            for r in 0..16 {
-                let want = want_gprs.get(&r).copied().unwrap_or(initial.gpr[r]);
-                if fin.gpr[r] != want {
-                    errors.push(format!("{} = {:#x}, expected {want:#x}", GPR_NAMES[r], fin.gpr[r]));
-                }
-            }
+            let want = case.expected_gprs();
+            compare_gprs(
+                &fin,
+                |r| want.get(&r).copied().unwrap_or(initial.gpr[r]),
+                false,
+                &mut errors,
+            );
             let want_rip = case
                 .expected
                 .iter()
@@ -202,7 +212,10 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
                     _ => None,
                 }) {
                     if fin.seg(i).selector != want {
-                        errors.push(format!("{seg} = {:#x}, expected {want:#x}", fin.seg(i).selector));
+                        errors.push(format!(
+                            "{seg} = {:#x}, expected {want:#x}",
+                            fin.seg(i).selector
+                        ));
                     }
                 }
             }
@@ -213,7 +226,9 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
             let mut got = vec![0u8; want.len()];
             cpu.memory().read(*a, &mut got);
             if &got != want {
-                errors.push(format!("memory at {a:#x} = {got:02x?}, expected {want:02x?}"));
+                errors.push(format!(
+                    "memory at {a:#x} = {got:02x?}, expected {want:02x?}"
+                ));
             }
         }
     }
@@ -224,8 +239,30 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Compares the GPRs with `want(index)`, skipping RSP if `skip_rsp`.
+fn compare_gprs(
+    fin: &CpuState,
+    want: impl Fn(usize) -> u64,
+    skip_rsp: bool,
+    errors: &mut Vec<String>,
+) {
+    for (r, (&got, name)) in fin.gpr.iter().zip(GPR_NAMES).enumerate() {
+        if skip_rsp && r == reg::RSP {
+            continue;
+        }
+        let w = want(r);
+        if got != w {
+            errors.push(format!("{name} = {got:#x}, expected {w:#x}"));
+        }
+    }
+}
+
 fn flag_names(f: u64) -> String {
-    let names: Vec<&str> = fl::NAMES.iter().filter(|(_, b)| f & b != 0).map(|(n, _)| *n).collect();
+    let names: Vec<&str> = fl::NAMES
+        .iter()
+        .filter(|(_, b)| f & b != 0)
+        .map(|(n, _)| *n)
+        .collect();
     if names.is_empty() {
         "(none)".into()
     } else {
@@ -252,7 +289,11 @@ fn run_file(name: &str) {
             failures.push(format!("{}: {}\n    {e}", case.origin, case.text));
         }
     }
-    println!("{name}.txt: {} cases, {} failed", cases.len(), failures.len());
+    println!(
+        "{name}.txt: {} cases, {} failed",
+        cases.len(),
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} cases in {name}.txt failed:\n{}",
@@ -278,13 +319,18 @@ case_files!(arith, logic, shift, bits, muldiv, data, stack, control, string, bcd
 #[test]
 fn every_case_file_is_run() {
     let listed = [
-        "arith", "logic", "shift", "bits", "muldiv", "data", "stack", "control", "string", "bcd", "misc",
+        "arith", "logic", "shift", "bits", "muldiv", "data", "stack", "control", "string", "bcd",
+        "misc",
     ];
     for entry in std::fs::read_dir(cases_dir()).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "txt") {
             let stem = p.file_stem().unwrap().to_string_lossy().to_string();
-            assert!(listed.contains(&stem.as_str()), "{} is not run by tests/instructions.rs", p.display());
+            assert!(
+                listed.contains(&stem.as_str()),
+                "{} is not run by tests/instructions.rs",
+                p.display()
+            );
         }
     }
 }

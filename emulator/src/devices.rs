@@ -55,7 +55,9 @@ impl Output {
 }
 
 #[derive(Debug, Error)]
-#[error("ports {new_base:#x}..={new_last:#x} of {new} overlap {old} at {old_base:#x}..={old_last:#x}")]
+#[error(
+    "ports {new_base:#x}..={new_last:#x} of {new} overlap {old} at {old_base:#x}..={old_last:#x}"
+)]
 pub struct OverlapError {
     new: &'static str,
     new_base: u16,
@@ -128,9 +130,7 @@ impl Devices {
     pub fn io_read(&mut self, port: u16, data: &mut [u8]) {
         let Devices { slots, output } = self;
         match slots.range_mut(..=port).next_back() {
-            Some((&base, slot)) if slot.last >= port => {
-                slot.device.read(port - base, data, output)
-            }
+            Some((&base, slot)) if slot.last >= port => slot.device.read(port - base, data, output),
             _ => data.fill(0xff),
         }
     }
@@ -139,7 +139,9 @@ impl Devices {
     pub fn io_write(&mut self, port: u16, data: &[u8]) -> DeviceAction {
         let Devices { slots, output } = self;
         match slots.range_mut(..=port).next_back() {
-            Some((&base, slot)) if slot.last >= port => slot.device.write(port - base, data, output),
+            Some((&base, slot)) if slot.last >= port => {
+                slot.device.write(port - base, data, output)
+            }
             _ => DeviceAction::None,
         }
     }

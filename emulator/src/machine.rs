@@ -56,7 +56,13 @@ impl Vector {
     pub fn has_error_code(self) -> bool {
         matches!(
             self,
-            Vector::DF | Vector::TS | Vector::NP | Vector::SS | Vector::GP | Vector::PF | Vector::AC
+            Vector::DF
+                | Vector::TS
+                | Vector::NP
+                | Vector::SS
+                | Vector::GP
+                | Vector::PF
+                | Vector::AC
         )
     }
 

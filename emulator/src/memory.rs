@@ -8,7 +8,9 @@
 //! host fills it with [`GuestMemory::load`].
 
 use thiserror::Error;
-use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress};
+use vm_memory::{
+    GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress,
+};
 
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;

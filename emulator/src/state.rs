@@ -56,7 +56,8 @@ pub mod flags {
     /// The six arithmetic status flags.
     pub const STATUS: u64 = CF | PF | AF | ZF | SF | OF;
     /// Every bit software can ever see set.
-    pub const DEFINED: u64 = STATUS | FIXED | TF | IF | DF | IOPL | NT | RF | VM | AC | VIF | VIP | ID;
+    pub const DEFINED: u64 =
+        STATUS | FIXED | TF | IF | DF | IOPL | NT | RF | VM | AC | VIF | VIP | ID;
 
     /// Names of the single-bit flags, for parsing and printing.
     pub const NAMES: [(&str, u64); 16] = [

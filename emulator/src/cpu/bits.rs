@@ -143,7 +143,11 @@ impl Cpu {
             _ => src.wrapping_sub(1) & src,
         } & mask(size);
         self.write_op(0, size, r)?;
-        let cf = if m == Mnemonic::Blsi { src != 0 } else { src == 0 };
+        let cf = if m == Mnemonic::Blsi {
+            src != 0
+        } else {
+            src == 0
+        };
         self.bmi_flags(r, size, cf);
         if m == Mnemonic::Blsmsk {
             self.set_status_masked(0, ZF);

@@ -80,7 +80,8 @@ impl Cpu {
                 let seg = self.mem_seg();
                 let ea = self.effective_address();
                 let off = self.read_seg(seg, ea, size)?;
-                let sel = self.read_seg(seg, ea.wrapping_add(u64::from(size)) & mask(self.asz), 2)?;
+                let sel =
+                    self.read_seg(seg, ea.wrapping_add(u64::from(size)) & mask(self.asz), 2)?;
                 Ok((sel as u16, off, size))
             }
         }
@@ -89,7 +90,11 @@ impl Cpu {
     pub(crate) fn jmp(&mut self) -> X {
         if matches!(
             self.i.code(),
-            Code::Jmp_ptr1616 | Code::Jmp_ptr1632 | Code::Jmp_m1616 | Code::Jmp_m1632 | Code::Jmp_m1664
+            Code::Jmp_ptr1616
+                | Code::Jmp_ptr1632
+                | Code::Jmp_m1616
+                | Code::Jmp_m1632
+                | Code::Jmp_m1664
         ) {
             let (sel, off, _) = self.far_target()?;
             return self.far_jump(sel, off);
@@ -102,7 +107,11 @@ impl Cpu {
     pub(crate) fn call(&mut self) -> X {
         if matches!(
             self.i.code(),
-            Code::Call_ptr1616 | Code::Call_ptr1632 | Code::Call_m1616 | Code::Call_m1632 | Code::Call_m1664
+            Code::Call_ptr1616
+                | Code::Call_ptr1632
+                | Code::Call_m1616
+                | Code::Call_m1632
+                | Code::Call_m1664
         ) {
             let (sel, off, size) = self.far_target()?;
             let (cs, ret) = (self.s.cs.selector, self.s.rip);
@@ -110,7 +119,10 @@ impl Cpu {
             let old_cs = self.s.cs;
             self.far_jump(sel, off)?;
             // The pushes use the old stack size; a fault here restores CS too.
-            if let Err(e) = self.push(u64::from(cs), size).and_then(|()| self.push(ret, size)) {
+            if let Err(e) = self
+                .push(u64::from(cs), size)
+                .and_then(|()| self.push(ret, size))
+            {
                 self.s.cs = old_cs;
                 return Err(e);
             }
@@ -128,7 +140,10 @@ impl Cpu {
     /// Checks that `bytes` can be pushed (so a far call does not fault half-way).
     fn check_stack_room(&mut self, bytes: u32) -> X {
         let ssz = self.stack_size();
-        let sp = self.reg(crate::state::reg::RSP, ssz).wrapping_sub(u64::from(bytes)) & mask(ssz);
+        let sp = self
+            .reg(crate::state::reg::RSP, ssz)
+            .wrapping_sub(u64::from(bytes))
+            & mask(ssz);
         let lin = self.linear(seg::SS, sp, bytes, super::mmu::Access::Write)?;
         self.probe_write(lin, bytes)
     }
@@ -168,7 +183,9 @@ impl Cpu {
             && self.s.mode() != CpuMode::Virtual8086
             && u8::try_from(sel & 3).unwrap_or(0) > self.s.cpl()
         {
-            return Err(self.unimplemented("far return to an outer privilege level comes with the system issue"));
+            return Err(self.unimplemented(
+                "far return to an outer privilege level comes with the system issue",
+            ));
         }
         self.far_jump(sel, off)?;
         let imm = if self.i.op_count() > 0 {
@@ -250,14 +267,18 @@ impl Cpu {
             return Err(self.unimplemented("virtual-8086 mode comes with the system issue"));
         }
         if mode != CpuMode::Real && self.s.rflags & fl::NT != 0 {
-            return Err(self.unimplemented("task return (IRET with NT=1) comes with the system issue"));
+            return Err(
+                self.unimplemented("task return (IRET with NT=1) comes with the system issue")
+            );
         }
         let ip = self.peek(0, size)?;
         let sel = self.peek(u64::from(size), size)? as u16;
         let flags = self.peek(u64::from(2 * size), size)?;
         let long = mode == CpuMode::Long64;
         if mode != CpuMode::Real && (sel & 3) as u8 != self.s.cpl() {
-            return Err(self.unimplemented("IRET to another privilege level comes with the system issue"));
+            return Err(
+                self.unimplemented("IRET to another privilege level comes with the system issue")
+            );
         }
         let (new_sp, new_ss) = if long {
             (

@@ -22,7 +22,12 @@ fn dword(b: &[u8]) -> u32 {
 /// EAX, EBX, ECX, EDX for a leaf and subleaf.
 pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     match leaf {
-        0 => [7, dword(&VENDOR[0..4]), dword(&VENDOR[8..12]), dword(&VENDOR[4..8])],
+        0 => [
+            7,
+            dword(&VENDOR[0..4]),
+            dword(&VENDOR[8..12]),
+            dword(&VENDOR[4..8]),
+        ],
         1 => {
             let eax = (6 << 8) | 1; // family 6, model 0, stepping 1
             let ecx = (1 << 13) | (1 << 22) | (1 << 23); // CX16 MOVBE POPCNT
@@ -35,7 +40,12 @@ pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
         0x8000_0002..=0x8000_0004 => {
             let o = ((leaf - 0x8000_0002) * 16) as usize;
             let b = &BRAND[o..o + 16];
-            [dword(&b[0..]), dword(&b[4..]), dword(&b[8..]), dword(&b[12..])]
+            [
+                dword(&b[0..]),
+                dword(&b[4..]),
+                dword(&b[8..]),
+                dword(&b[12..]),
+            ]
         }
         _ => [0; 4],
     }

@@ -25,18 +25,26 @@ impl Cpu {
                 return self.load_segment(s, sel);
             }
             if gpr(r0).is_none() {
-                return Err(self.unimplemented("control and debug registers come with the system issue"));
+                return Err(
+                    self.unimplemented("control and debug registers come with the system issue")
+                );
             }
         }
         if self.i.op_kind(1) == OpKind::Register {
             if let Some(s) = sreg(self.i.op_register(1)) {
                 // A register destination gets the selector zero-extended; memory gets 16 bits.
                 let sel = u64::from(self.s.seg(s).selector);
-                let size = if self.i.op_kind(0) == OpKind::Register { self.op_size(0) } else { 2 };
+                let size = if self.i.op_kind(0) == OpKind::Register {
+                    self.op_size(0)
+                } else {
+                    2
+                };
                 return self.write_op(0, size, sel);
             }
             if gpr(self.i.op_register(1)).is_none() {
-                return Err(self.unimplemented("control and debug registers come with the system issue"));
+                return Err(
+                    self.unimplemented("control and debug registers come with the system issue")
+                );
             }
         }
         let size = self.op_size(0);
@@ -97,7 +105,11 @@ impl Cpu {
     /// CMPXCHG8B m64 and CMPXCHG16B m128 (which must be 16-byte aligned).
     pub(crate) fn cmpxchg_double(&mut self) -> X {
         self.require_memory(0)?;
-        let half = if self.i.mnemonic() == Mnemonic::Cmpxchg16b { 8 } else { 4 };
+        let half = if self.i.mnemonic() == Mnemonic::Cmpxchg16b {
+            8
+        } else {
+            4
+        };
         let seg = self.mem_seg();
         let ea = self.effective_address();
         if half == 8 && ea & 15 != 0 {

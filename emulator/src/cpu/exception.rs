@@ -115,11 +115,11 @@ impl Cpu {
                             next.vector
                         ));
                     }
-                    let double = match (class(prev), class(next.vector)) {
-                        (Class::Contributory, Class::Contributory) => true,
-                        (Class::PageFault, Class::Contributory | Class::PageFault) => true,
-                        _ => false,
-                    };
+                    let double = matches!(
+                        (class(prev), class(next.vector)),
+                        (Class::Contributory, Class::Contributory)
+                            | (Class::PageFault, Class::Contributory | Class::PageFault)
+                    );
                     previous = Some(prev);
                     current = if double {
                         Exc::with_code(Vector::DF, 0)

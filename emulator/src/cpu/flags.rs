@@ -126,8 +126,14 @@ mod tests {
     fn add_sets_carry_overflow_and_adjust() {
         assert_eq!(add(0xff, 1, false, 1), (0, CF | ZF | PF | AF));
         assert_eq!(add(0x7f, 1, false, 1), (0x80, OF | SF | AF));
-        assert_eq!(add(0x7fff_ffff, 0, true, 4), (0x8000_0000, OF | SF | PF | AF));
-        assert_eq!(add(u64::MAX, u64::MAX, true, 8), (u64::MAX, CF | SF | PF | AF));
+        assert_eq!(
+            add(0x7fff_ffff, 0, true, 4),
+            (0x8000_0000, OF | SF | PF | AF)
+        );
+        assert_eq!(
+            add(u64::MAX, u64::MAX, true, 8),
+            (u64::MAX, CF | SF | PF | AF)
+        );
     }
 
     #[test]

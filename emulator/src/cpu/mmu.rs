@@ -261,7 +261,12 @@ impl Cpu {
                 }
                 return Ok((phys, perm));
             }
-            table = entry & if entry_size == 4 { 0xffff_f000 } else { addr_mask };
+            table = entry
+                & if entry_size == 4 {
+                    0xffff_f000
+                } else {
+                    addr_mask
+                };
         }
         unreachable!("the last paging level is always a leaf")
     }

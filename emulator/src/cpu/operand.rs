@@ -142,7 +142,10 @@ impl Cpu {
             ea = ea.wrapping_add(self.get_gpr(b));
         }
         if let Some(x) = gpr(i.memory_index()) {
-            ea = ea.wrapping_add(self.get_gpr(x).wrapping_mul(u64::from(i.memory_index_scale())));
+            ea = ea.wrapping_add(
+                self.get_gpr(x)
+                    .wrapping_mul(u64::from(i.memory_index_scale())),
+            );
         }
         ea & mask(self.asz)
     }

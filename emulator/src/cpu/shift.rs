@@ -154,7 +154,10 @@ impl Cpu {
         let (r, cf) = if bits == 16 {
             if left {
                 let wide = (a << 32) | (b << 16) | a;
-                (((wide << count) >> 32) & 0xffff, (wide >> (48 - count)) & 1 != 0)
+                (
+                    ((wide << count) >> 32) & 0xffff,
+                    (wide >> (48 - count)) & 1 != 0,
+                )
             } else {
                 let wide = a | (b << 16) | (a << 32);
                 ((wide >> count) & 0xffff, (wide >> (count - 1)) & 1 != 0)

@@ -155,7 +155,9 @@ impl Cpu {
                 let a = c.attributes;
                 let cpl = self.s.cpl();
                 if a & attr::S == 0 {
-                    return Err(self.unimplemented("call gates, task gates and TSS targets come with the system issue"));
+                    return Err(self.unimplemented(
+                        "call gates, task gates and TSS targets come with the system issue",
+                    ));
                 }
                 let conforming = a & attr::DC != 0;
                 let ok = a & attr::CODE != 0
@@ -170,7 +172,8 @@ impl Cpu {
                 if a & attr::P == 0 {
                     return Err(Exc::with_code(Vector::NP, u32::from(sel & !3)));
                 }
-                let long = self.s.mode() == CpuMode::Long64 || self.s.mode() == CpuMode::Compatibility;
+                let long =
+                    self.s.mode() == CpuMode::Long64 || self.s.mode() == CpuMode::Compatibility;
                 if !(long && a & attr::L != 0) && off > u64::from(c.limit) {
                     return Err(Exc::gp0());
                 }

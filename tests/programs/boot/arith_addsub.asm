@@ -190,7 +190,7 @@ main:
         PFL F_ARITH
         mov dx, [cnt]
         cmpxchg [cnt], cx       ; not equal: ax = 999, ZF=0
-        P " "
+        P " f="
         PFL F_ARITH
         P " "
         movzx eax, dx

@@ -26,7 +26,7 @@ main:
         mov [6*4+2], ax
 
 %macro TEST 3                   ; name, flags, instruction(s)
-        P %1, " "
+        P %1
         mov word [fault_at], %%i
         mov word [resume], %%r
         push word %2
@@ -94,7 +94,7 @@ vcommon: push bp
         mov bp, sp              ; [bp+2] vector, [bp+4] IP, [bp+6] CS, [bp+8] FLAGS
         push ax
         inc byte [count]
-        P "-> vec="
+        P " -> vec="
         mov al, [bp+2]
         call phex8
         P " ip=at+"

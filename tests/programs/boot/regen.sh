@@ -10,8 +10,8 @@
 #
 # How a program is run: QEMU's SeaBIOS boots the image (padded to a 1.44 MB
 # floppy) and jumps to 0000:7C00; the start-up code in lib.inc then loads
-# the program's remaining sectors with int 0x13.  Port 0xE9 is QEMU's isa-debugcon and
-# COM1 (0x3F8) a 16550; both are captured into files.  A program ends with
+# the program's remaining sectors with int 0x13.  Port 0xE9 is QEMU's
+# isa-debugcon and COM1 (0x3F8) a 16550; both are captured into files.  A program ends with
 # `cli; hlt` (QEMU then idles until the timeout below kills it) or with
 # `out 0xF4, al` (isa-debug-exit: QEMU exits with status AL*2+1).
 # A program that exits with a status other than 0 says so in a line
@@ -24,7 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-timeout_s=${QEMU_TIMEOUT:-5}
+timeout_s=${QEMU_TIMEOUT:-5}    # seconds per program (they run in parallel)
+# QEMU_CPU picks the emulated CPU model (default: max)
 
 if [ $# -eq 0 ]; then
     set -- $(ls *.asm | sed 's/\.asm$//')
@@ -40,7 +41,7 @@ for name in "$@"; do
     (
         set +e
         timeout "$timeout_s" qemu-system-i386 -display none -no-reboot \
-            -nodefaults -machine pc -cpu max -m 64 \
+            -nodefaults -machine pc -cpu "${QEMU_CPU:-max}" -m 64 \
             -drive format=raw,file="$tmp/$name.img",if=floppy \
             -boot a \
             -chardev file,id=dbg,path="$tmp/$name.e9" \
