@@ -4,49 +4,36 @@
 //! The test profile keeps overflow checks on, so an arithmetic slip in an instruction
 //! (a shift by the operand width, a size of zero) shows up here as a panic.
 
+mod common;
+
 use proptest::prelude::*;
 use x86lab_emulator::state::{attr, ctl, reg};
-use x86lab_emulator::{Cpu, CpuState, Event, Limit, Machine, MemoryLayout, RunLimits, Segment};
+use x86lab_emulator::{Cpu, CpuState, Event, Limit, Machine, RunLimits, Segment};
 
-const CODE: u64 = 0x1_0000;
+use common::CODE;
 
+/// A machine in real mode (random DS and SS), 32-bit protected mode or 64-bit mode.
 fn machine(mode: u8, gprs: [u64; 16], rflags: u64, seg: u16) -> Cpu {
-    let mut cpu = Cpu::new(MemoryLayout {
-        ram_size: 2 << 20,
-        rom_size: 4096,
-    })
-    .unwrap();
-    let mut s = CpuState::real_mode(0, CODE as u16);
+    let mut cpu = common::long_mode(&[]);
+    let mut s = cpu.state().unwrap();
     s.gpr = gprs;
     s.rflags = rflags;
     match mode {
         0 => {
-            s.cs = Segment::real(0x1000, attr::REAL_CODE);
-            s.rip = 0;
+            s = CpuState {
+                gpr: gprs,
+                rflags,
+                ..CpuState::real_mode(0x1000, 0)
+            };
             s.ds = Segment::real(seg, attr::REAL_DATA);
             s.ss = Segment::real(seg.rotate_left(3), attr::REAL_DATA);
         }
-        _ => {
-            let code_attr = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED | attr::G;
-            let data = Segment::flat(0x10, attr::REAL_DATA | attr::DB | attr::G);
-            (s.ds, s.es, s.ss, s.fs, s.gs) = (data, data, data, data, data);
-            s.cr0 = ctl::CR0_PE | ctl::CR0_ET;
-            s.rip = CODE;
-            s.gdtr.limit = 0x17;
-            if mode == 1 {
-                s.cs = Segment::flat(0x8, code_attr | attr::DB);
-            } else {
-                // 1 GiB identity page: PML4 at 0x1000, PDPT at 0x2000.
-                let m = cpu.memory_mut();
-                m.load(0x1000, &(0x2003u64).to_le_bytes()).unwrap();
-                m.load(0x2000, &(0x83u64).to_le_bytes()).unwrap();
-                s.cs = Segment::flat(0x8, code_attr | attr::L);
-                s.cr0 |= ctl::CR0_PG;
-                s.cr3 = 0x1000;
-                s.cr4 = ctl::CR4_PAE;
-                s.efer = ctl::EFER_LME | ctl::EFER_LMA;
-            }
+        1 => {
+            s.cr0 &= !ctl::CR0_PG;
+            s.efer = 0;
+            s.cs.attributes = (s.cs.attributes & !attr::L) | attr::DB;
         }
+        _ => {}
     }
     s.gpr[reg::RSP] = 0x8000 + (gprs[reg::RSP] & 0xff);
     cpu.set_state(&s).unwrap();
