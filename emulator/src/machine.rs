@@ -115,7 +115,8 @@ pub enum Cause {
 pub struct Exception {
     pub vector: Vector,
     pub error_code: Option<u32>,
-    /// The address of the instruction that raised it.
+    /// The address of the instruction that raised it (for a trap such as the single-step
+    /// #DB, the instruction that completed just before).
     pub rip: u64,
     pub cause: Cause,
 }

@@ -149,3 +149,41 @@ fn a_real_mode_exception_goes_through_the_ivt_and_step_reports_it() {
         "return address is the DIV itself"
     );
 }
+
+#[test]
+fn the_trap_flag_single_steps_through_the_ivt() {
+    // SDM Vol. 3, 18.3.1.4: with TF set at the start of an instruction, #DB (vector 1)
+    // is raised after it; the handler runs with TF clear and IRET restores it. The POPF that
+    // sets TF is not trapped, the POPF that clears it is.
+    #[rustfmt::skip]
+    let code = [
+        0xc7, 0x06, 0x04, 0x00, 0x00, 0x20, // mov word [4], 0x2000  (IVT[1] offset)
+        0xc7, 0x06, 0x06, 0x00, 0x00, 0x00, // mov word [6], 0       (IVT[1] segment)
+        0x9c, 0x58, 0x0d, 0x00, 0x01,       // pushf ; pop ax ; or ax, 0x100
+        0x50, 0x9d,                         // push ax ; popf       (TF on: no trap yet)
+        0x90, 0x90,                         // nop ; nop            (traps 1, 2)
+        0x9c, 0x58, 0x25, 0xff, 0xfe,       // pushf ; pop ax ; and ax, 0xfeff (3, 4, 5)
+        0x50, 0x9d,                         // push ax ; popf       (6, 7)
+        0x90, 0xf4,                         // nop ; hlt            (TF off)
+    ];
+    let mut cpu = real(&code);
+    // Handler: inc word [0x3000] ; iret
+    cpu.memory_mut()
+        .load(0x2000, &[0xff, 0x06, 0x00, 0x30, 0xcf])
+        .unwrap();
+    let e = cpu.run(&RunLimits::default()).unwrap();
+    assert_eq!(
+        e,
+        Event::Halted {
+            interrupts_enabled: false
+        }
+    );
+    let mut count = [0u8; 2];
+    cpu.memory().read(0x3000, &mut count);
+    assert_eq!(u16::from_le_bytes(count), 7);
+    assert_eq!(
+        cpu.state().unwrap().rflags & 0x100,
+        0,
+        "TF is off at the end"
+    );
+}

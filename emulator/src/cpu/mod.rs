@@ -215,7 +215,18 @@ impl Cpu {
         match result {
             Ok(()) => {
                 self.retire();
-                match std::mem::replace(&mut self.pending, Pending::None) {
+                let pending = std::mem::replace(&mut self.pending, Pending::None);
+                // Single-step trap: after an instruction that began with TF set, unless it
+                // delivered an interrupt (which cleared TF for the handler) or loaded SS
+                // (whose shadow delays the trap past the next instruction).
+                let trap = rflags & fl::TF != 0
+                    && pending != Pending::SoftwareInterrupt
+                    && !matches!(pending, Pending::Exit(_))
+                    && !self.loads_ss();
+                if trap {
+                    return self.raise(Exc::new(Vector::DB), rip);
+                }
+                match pending {
                     Pending::Halt => {
                         self.halted = true;
                         Event::Halted {
@@ -232,9 +243,18 @@ impl Cpu {
                 self.s.gpr = gpr;
                 self.s.rip = rip;
                 self.s.rflags = rflags;
-                self.raise(exc)
+                self.raise(exc, rip)
             }
         }
+    }
+
+    /// Whether the instruction just executed was MOV SS or POP SS.
+    fn loads_ss(&self) -> bool {
+        matches!(
+            self.i.mnemonic(),
+            iced_x86::Mnemonic::Mov | iced_x86::Mnemonic::Pop
+        ) && self.i.op_kind(0) == iced_x86::OpKind::Register
+            && self.i.op_register(0) == iced_x86::Register::SS
     }
 
     fn retire(&mut self) {
@@ -242,12 +262,13 @@ impl Cpu {
         self.s.tsc = self.s.tsc.wrapping_add(1);
     }
 
-    /// Delivers an exception raised by the instruction at `self.s.rip`.
-    fn raise(&mut self, exc: Exc) -> Event {
+    /// Delivers an exception raised by the instruction at `at`. For a fault RIP is still
+    /// `at`; for a trap it is the next instruction, which the handler returns to.
+    fn raise(&mut self, exc: Exc, at: u64) -> Event {
         let info = Exception {
             vector: exc.vector,
             error_code: exc.code,
-            rip: self.s.rip,
+            rip: at,
             cause: exc.cause.clone(),
         };
         match self.deliver_exception(exc) {

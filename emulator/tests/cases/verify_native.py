@@ -106,7 +106,7 @@ def parse_state(field, expected):
             if bad:
                 raise CaseError(f'unknown flag(s) {bad}')
             st['flags'] = fl
-        elif key in SEGS:
+        elif key in SEGS or (key == 'cs' and expected):
             v = num(val, key)
             if v >> 16:
                 raise CaseError(f'{tok}: value too wide')
