@@ -10,7 +10,8 @@
 //! | SHL SHR SAR, count ≠ 0 | AF | cleared |
 //! | ROL ROR RCL RCR, count > 1 | OF | computed as for a count of 1 |
 //! | SHLD SHRD, count > 1 | OF | computed as for a count of 1 |
-//! | SHLD SHRD, count > size | result, CF, OF, SF, ZF, PF, AF | shifted as if by count mod size; AF cleared |
+//! | SHLD SHRD, 16-bit, count > 16 | result and all flags | as Intel: shifted through the 48-bit dst:src:dst; AF cleared |
+//! | SHLD SHRD, count ≠ 0 | AF | cleared |
 //! | MUL IMUL | SF ZF AF PF | SF, ZF, PF from the low half of the result, AF cleared |
 //! | DIV IDIV | CF OF SF ZF AF PF | unchanged |
 //! | BT BTS BTR BTC | OF SF AF PF | unchanged |
@@ -19,8 +20,8 @@
 //! | AAA AAS | OF SF ZF PF | OF cleared; SF ZF PF from AL |
 //! | AAM AAD | OF AF CF | cleared |
 //! | BZHI BEXTR ANDN BLS* | AF PF (SF for BEXTR) | cleared |
-//! | POPCNT LZCNT TZCNT | — | (all defined) |
-//! | NEG INC DEC ADC ... | — | (all defined) |
+//! | LZCNT TZCNT | OF SF AF PF | unchanged |
+//! | RCL RCR, count a multiple of size + 1 | OF | computed from the unchanged value |
 
 use crate::state::flags::{AF, CF, OF, PF, SF, ZF};
 
