@@ -180,7 +180,7 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
                     Item::Rip(r) => Some(*r),
                     _ => None,
                 })
-                .unwrap_or(end - fin.cs.base);
+                .unwrap_or(end.wrapping_sub(fin.cs.base));
             if fin.rip != want_rip {
                 errors.push(format!("rip = {:#x}, expected {want_rip:#x}", fin.rip));
             }

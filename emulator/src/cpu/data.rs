@@ -21,6 +21,10 @@ impl Cpu {
         let r0 = self.i.op_register(0);
         if self.i.op_kind(0) == OpKind::Register {
             if let Some(s) = sreg(r0) {
+                if s == super::mmu::seg::CS {
+                    // MOV CS does not exist since the 80286: #UD.
+                    return Err(Exc::new(crate::machine::Vector::UD));
+                }
                 let sel = self.read_op(1, 2)? as u16;
                 return self.load_segment(s, sel);
             }
