@@ -41,7 +41,7 @@ fn machine(mode: u8, gprs: [u64; 16], rflags: u64, seg: u16) -> Cpu {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
 
     #[test]
     fn random_code_only_produces_events(
