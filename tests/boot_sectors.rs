@@ -12,9 +12,12 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+mod common;
+
+use common::{describe_status, first_difference, skip, tool_available};
 
 const MAX_INSTRUCTIONS: &str = "50000000";
 
@@ -35,14 +38,6 @@ const PROGRAMS: &[&str] = &[
 
 fn boot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/boot")
-}
-
-fn nasm_available() -> bool {
-    Command::new("nasm")
-        .arg("-v")
-        .output()
-        .map(|out| out.status.success())
-        .unwrap_or(false)
 }
 
 /// The exit status a program is designed to end with: the number on a line
@@ -86,48 +81,6 @@ fn assemble(name: &str, dir: &Path) -> PathBuf {
     bin
 }
 
-/// Describes where `actual` first differs from `expected`, line by line.
-fn first_difference(expected: &[u8], actual: &[u8]) -> String {
-    let mut exp_lines = expected.split(|&b| b == b'\n');
-    let mut act_lines = actual.split(|&b| b == b'\n');
-    let mut line = 1;
-    loop {
-        match (exp_lines.next(), act_lines.next()) {
-            (Some(e), Some(a)) if e == a => line += 1,
-            (Some(e), Some(a)) => {
-                return format!(
-                    "first difference on line {line}:\n  expected: {:?}\n  actual:   {:?}",
-                    String::from_utf8_lossy(e),
-                    String::from_utf8_lossy(a)
-                )
-            }
-            (Some(e), None) => {
-                return format!(
-                    "actual output ends before line {line}, expected: {:?}",
-                    String::from_utf8_lossy(e)
-                )
-            }
-            (None, Some(a)) => {
-                return format!(
-                    "actual output has an extra line {line}: {:?}",
-                    String::from_utf8_lossy(a)
-                )
-            }
-            (None, None) => return "stdout matches".to_string(),
-        }
-    }
-}
-
-fn describe_status(code: Option<i32>) -> String {
-    match code {
-        Some(124) => "124 (instruction limit reached)".to_string(),
-        Some(125) => "125 (triple fault)".to_string(),
-        Some(126) => "126 (unimplemented instruction)".to_string(),
-        Some(c) => c.to_string(),
-        None => "none (killed by a signal)".to_string(),
-    }
-}
-
 fn report(name: &str, want_status: i32, expected: &[u8], run: &Output) -> String {
     format!(
         "boot program {name}: exit status {} (expected {want_status})\n{}\n\
@@ -140,14 +93,10 @@ fn report(name: &str, want_status: i32, expected: &[u8], run: &Output) -> String
 }
 
 fn run_boot_program(name: &str) {
-    if !nasm_available() {
-        // Written to the stderr handle rather than with eprintln!, which the
-        // test harness captures and hides for passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping boot-sector test {name}: nasm is not on PATH \
-             (scripts/setup.sh installs it)"
-        );
+    if !tool_available("nasm", "-v") {
+        skip(&format!(
+            "boot-sector test {name}: nasm is not on PATH (scripts/setup.sh installs it)"
+        ));
         return;
     }
     let dir = boot_dir();

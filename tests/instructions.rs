@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::{skip, tool_available};
 use iced_x86::{Decoder, DecoderOptions, RflagsBits};
 use x86lab::cases::{self, Case, Item};
 use x86lab::load::{self, Mode};
@@ -16,13 +19,6 @@ use x86lab_emulator::{Cpu, CpuState, Event, Machine, MemoryLayout, Segment};
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
-}
-
-fn nasm_available() -> bool {
-    Command::new("nasm")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// Assembles a case's instructions at its code address.
@@ -271,8 +267,8 @@ fn flag_names(f: u64) -> String {
 }
 
 fn run_file(name: &str) {
-    if !nasm_available() {
-        eprintln!("SKIPPED: tests/cases/{name}.txt needs nasm to assemble its cases; run scripts/setup.sh to install it");
+    if !tool_available("nasm", "-v") {
+        skip(&format!("tests/cases/{name}.txt needs nasm to assemble its cases; run scripts/setup.sh to install it"));
         return;
     }
     let path = cases_dir().join(format!("{name}.txt"));

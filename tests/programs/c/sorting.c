@@ -399,7 +399,7 @@ int main(void)
         if (i % 3 == 0)
             orig[i] = (int32_t)(r % 100) - 50;
         else
-            orig[i] = (int32_t)(r ^ 0x80000000u) - (int32_t)0x40000000;
+            orig[i] = (int32_t)((r ^ 0x80000000u) - 0x40000000u);
     }
     orig[7] = INT32_MIN;
     orig[8] = INT32_MAX;
