@@ -23,6 +23,8 @@ How a case runs natively (x86-64 Linux only):
     ends at the first trap: the int3 fill after (or around) the code = the
     case left its code range (RIP = the int3 address), or an exception
     (ucontext trapno = vector).  The handler then restores the host context.
+    The runner is a static PIE that never uses the heap (static signal stack
+    and stdout buffer), so it stays far from every low address a case names.
 Compared: the GPRs (64-bit cases: all 64 bits; 16/32-bit cases: the low 32
 bits of the 8 legacy GPRs, since the upper halves are architecturally
 undefined after compatibility mode, and r8..r15), RIP, the flags
@@ -482,7 +484,12 @@ static void enter(uint64_t ds, uint64_t es, uint64_t fs, uint64_t gs) {
 
 int main(void) {
   syscall(SYS_arch_prctl, ARCH_GET_FS, &fsbase);
-  stack_t ss; ss.ss_sp = malloc(1 << 16); ss.ss_size = 1 << 16; ss.ss_flags = 0;
+  /* No heap: the alternate signal stack and stdout's buffer are static, so nothing a case
+     does can leave malloc's bookkeeping half-written. */
+  static char altstack[1 << 16] __attribute__((aligned(64)));
+  static char outbuf[1 << 16];
+  setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+  stack_t ss; ss.ss_sp = altstack; ss.ss_size = sizeof altstack; ss.ss_flags = 0;
   sigaltstack(&ss, 0);
   struct sigaction sa; memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = handler; sa.sa_flags = SA_SIGINFO | SA_ONSTACK; sigemptyset(&sa.sa_mask);
@@ -698,7 +705,7 @@ def run_file(path, args):
         exe = csrc[:-2]
         with open(csrc, 'w') as f:
             f.write(c_program(runnable))
-        r = subprocess.run(['gcc', '-O0', '-no-pie', '-static', '-fno-stack-protector',
+        r = subprocess.run(['gcc', '-O0', '-static-pie', '-fno-stack-protector',
                             '-w', '-o', exe, csrc], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f'gcc failed for {name}:\n{r.stderr}')
