@@ -14,6 +14,10 @@
 //! - The page tables (long mode) and the GDT (protected and long mode) live in the **boot
 //!   area**, the top 1 MiB of RAM ([`boot_area`]); a program that reaches into it is refused. GDT selectors:
 //!   0x08 64-bit code, 0x10 flat data, 0x18 flat 32-bit code.
+//! - Protected and long mode start without an IDT (IDTR base 0, limit 0) and without a TSS:
+//!   a program that wants to handle exceptions installs its own. An exception raised before
+//!   that cannot be delivered, so the processor shuts down (a triple fault, as hardware
+//!   does), and the run's message names the first exception and where it was raised.
 
 use anyhow::{bail, Context, Result};
 use goblin::elf::{header, program_header, Elf};

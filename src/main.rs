@@ -203,10 +203,8 @@ fn run(args: &RunArgs) -> Result<u8> {
             eprintln!("x86lab: {e}");
             EXIT_UNSUPPORTED
         }
-        Event::Undeliverable(e) => {
-            eprintln!(
-                "x86lab: {e}; delivering it through the IDT is not implemented yet, so the run stops here"
-            );
+        Event::Undeliverable { .. } => {
+            eprintln!("x86lab: {event}; the run stops here");
             EXIT_UNSUPPORTED
         }
         other => {

@@ -102,6 +102,9 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
         .load(code_addr, code)
         .map_err(|e| e.to_string())?;
     cpu.set_state(&s).map_err(|e| e.to_string())?;
+    // 32- and 64-bit cases have no IDT: stop at the exception, before delivery, with the
+    // faulting instruction's state (16-bit cases deliver through the IVT at 0).
+    cpu.set_exception_intercept(mode != Mode::Real);
     let initial = s.clone();
     let end = code_addr + code.len() as u64;
     let mut undefined = 0u64;
@@ -129,7 +132,7 @@ fn run_case(case: &Case, code: &[u8]) -> Result<(), String> {
                 fault = Some((e, true));
                 break;
             }
-            Event::Undeliverable(e) => {
+            Event::Intercepted(e) => {
                 fault = Some((e, false));
                 break;
             }

@@ -41,4 +41,4 @@ pub use cpu::Cpu;
 pub use devices::{DeviceAction, Devices, PortDevice};
 pub use machine::{Cause, Event, Exception, Limit, Machine, MachineError, RunLimits, Vector};
 pub use memory::{GuestMemory, MemoryError, MemoryLayout};
-pub use state::{CpuMode, CpuState, DescriptorTable, Segment};
+pub use state::{CpuMode, CpuState, DebugRegs, DescriptorTable, Segment};

@@ -153,9 +153,18 @@ pub enum Event {
     /// An exception was raised and delivered to the guest's handler (`step` reports it; `run`
     /// goes on unless [`RunLimits::stop_on_exception`]).
     Exception(Exception),
-    /// The CPU raised an exception it cannot deliver in this build (for example through a
-    /// protected-mode IDT before that exists). State is left at the faulting instruction.
-    Undeliverable(Exception),
+    /// The CPU raised an exception whose delivery needs something this CPU does not
+    /// implement (a task gate, virtual-8086 mode); `reason` names it. State is left at the
+    /// faulting instruction.
+    Undeliverable {
+        exception: Exception,
+        reason: String,
+    },
+    /// Exception intercepts are on (the software CPU's analogue of a hypervisor's exception
+    /// bitmap, `Cpu::set_exception_intercept`): the exception was raised and not delivered.
+    /// For a fault the state is the one before the faulting instruction; for a trap, after
+    /// the instruction that raised it.
+    Intercepted(Exception),
     /// HLT executed. With IF=0 and no interrupt source this machine stays halted for ever.
     Halted { interrupts_enabled: bool },
     /// Execution reached a breakpoint address (before executing it).
@@ -173,7 +182,10 @@ impl fmt::Display for Event {
         match self {
             Event::Stepped => write!(f, "stepped"),
             Event::Exception(e) => write!(f, "exception {e}"),
-            Event::Undeliverable(e) => write!(f, "exception {e} could not be delivered"),
+            Event::Undeliverable { exception, reason } => {
+                write!(f, "exception {exception} could not be delivered: {reason}")
+            }
+            Event::Intercepted(e) => write!(f, "exception {e} intercepted before delivery"),
             Event::Halted {
                 interrupts_enabled: false,
             } => write!(f, "halted with interrupts disabled"),

@@ -93,10 +93,13 @@ pub mod ctl {
     pub const CR0_NW: u64 = 1 << 29;
     pub const CR0_CD: u64 = 1 << 30;
     pub const CR0_PG: u64 = 1 << 31;
+    pub const CR4_TSD: u64 = 1 << 2;
+    pub const CR4_DE: u64 = 1 << 3;
     pub const CR4_PSE: u64 = 1 << 4;
     pub const CR4_PAE: u64 = 1 << 5;
     pub const CR4_PGE: u64 = 1 << 7;
     pub const CR4_OSFXSR: u64 = 1 << 9;
+    pub const CR4_FSGSBASE: u64 = 1 << 16;
     pub const EFER_SCE: u64 = 1 << 0;
     pub const EFER_LME: u64 = 1 << 8;
     pub const EFER_LMA: u64 = 1 << 10;
@@ -193,6 +196,11 @@ impl Segment {
     pub fn long(&self) -> bool {
         self.attributes & attr::L != 0
     }
+
+    /// A valid 64-bit code segment: L = 1 with D = 0 (L = D = 1 is reserved).
+    pub fn is_64bit_code(&self) -> bool {
+        self.long() && !self.db()
+    }
 }
 
 /// GDTR or IDTR: a base address and a limit.
@@ -273,6 +281,57 @@ pub struct CpuState {
     pub msrs: Msrs,
     /// The time-stamp counter RDTSC reads.
     pub tsc: u64,
+    /// Debug registers: DR0–DR3 (breakpoint addresses), DR6 (status), DR7 (control).
+    pub debug: DebugRegs,
+}
+
+/// The debug registers. DR4 and DR5 are aliases of DR6 and DR7 (when CR4.DE = 0) and have
+/// no storage of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DebugRegs {
+    #[serde(with = "hex")]
+    pub dr0: u64,
+    #[serde(with = "hex")]
+    pub dr1: u64,
+    #[serde(with = "hex")]
+    pub dr2: u64,
+    #[serde(with = "hex")]
+    pub dr3: u64,
+    #[serde(with = "hex")]
+    pub dr6: u64,
+    #[serde(with = "hex")]
+    pub dr7: u64,
+}
+
+impl DebugRegs {
+    /// DR6 as the processor resets it: the reserved bits that read as 1.
+    pub const DR6_INIT: u64 = 0xffff_0ff0;
+    /// DR7 as the processor resets it: bit 10 reads as 1.
+    pub const DR7_INIT: u64 = 0x400;
+
+    /// DR0–DR3 by number.
+    pub fn addr(&self, n: usize) -> u64 {
+        match n {
+            0 => self.dr0,
+            1 => self.dr1,
+            2 => self.dr2,
+            _ => self.dr3,
+        }
+    }
+}
+
+impl Default for DebugRegs {
+    fn default() -> Self {
+        DebugRegs {
+            dr0: 0,
+            dr1: 0,
+            dr2: 0,
+            dr3: 0,
+            dr6: Self::DR6_INIT,
+            dr7: Self::DR7_INIT,
+        }
+    }
 }
 
 impl Default for CpuState {
@@ -320,7 +379,22 @@ impl CpuState {
             efer: 0,
             msrs: Msrs::default(),
             tsc: 0,
+            debug: DebugRegs::default(),
         }
+    }
+
+    /// The state after RESET, as the SDM's table "IA-32 and Intel 64 Processor States
+    /// Following Power-up, Reset, or INIT" gives it: real mode at CS:IP = F000:FFF0 with the
+    /// CS base FFFF0000, so the first instruction is fetched from physical FFFFFFF0 (the
+    /// ROM window's last 16 bytes); EDX holds the processor signature (CPUID.1:EAX);
+    /// CR0 = 60000010h (CD, NW and ET set); GDTR and IDTR base 0 limit FFFFh.
+    pub fn reset() -> Self {
+        let mut s = Self::real_mode(0xf000, 0xfff0);
+        s.cs.base = 0xffff_0000;
+        s.gpr[reg::RDX] = u64::from(crate::cpu::cpuid(1, 0)[0]);
+        s.cr0 = ctl::CR0_CD | ctl::CR0_NW | ctl::CR0_ET;
+        s.idtr.limit = 0xffff;
+        s
     }
 
     /// The mode the CPU is in.
@@ -340,12 +414,14 @@ impl CpuState {
         }
     }
 
-    /// The current privilege level. In real mode 0; in virtual-8086 mode 3.
+    /// The current privilege level. In real mode 0; in virtual-8086 mode 3; otherwise the
+    /// DPL of SS, which always equals CS.RPL (VT-x and AMD-V define CPL the same way; unlike
+    /// CS.DPL it stays right while conforming code runs).
     pub fn cpl(&self) -> u8 {
         match self.mode() {
             CpuMode::Real => 0,
             CpuMode::Virtual8086 => 3,
-            _ => self.cs.dpl(),
+            _ => self.ss.dpl(),
         }
     }
 
@@ -449,6 +525,9 @@ struct StateJson {
     msrs: Msrs,
     #[serde(default, with = "hex")]
     tsc: u64,
+    /// dr0..dr3, dr6, dr7 at the top level, like the control registers.
+    #[serde(flatten)]
+    debug: DebugRegs,
 }
 
 impl From<StateJson> for CpuState {
@@ -478,6 +557,7 @@ impl From<StateJson> for CpuState {
             efer: j.efer,
             msrs: j.msrs,
             tsc: j.tsc,
+            debug: j.debug,
         }
     }
 }
@@ -522,6 +602,7 @@ impl From<CpuState> for StateJson {
             efer: s.efer,
             msrs: s.msrs,
             tsc: s.tsc,
+            debug: s.debug,
         }
     }
 }

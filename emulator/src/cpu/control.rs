@@ -1,9 +1,10 @@
 //! Control flow: JMP CALL RET (near, far, indirect, RET imm16), Jcc, JCXZ JECXZ JRCXZ, LOOP
-//! LOOPE LOOPNE, INT n INT3 INTO INT1, IRET.
+//! LOOPE LOOPNE, INT n INT3 INTO INT1, IRET. The protected-mode far transfers are in
+//! `transfer`.
 
 use iced_x86::{Code, Mnemonic, OpKind};
 
-use super::mmu::seg;
+use super::exception::Kind;
 use super::operand::mask;
 use super::{Cpu, X};
 use crate::machine::Vector;
@@ -114,19 +115,7 @@ impl Cpu {
                 | Code::Call_m1664
         ) {
             let (sel, off, size) = self.far_target()?;
-            let (cs, ret) = (self.s.cs.selector, self.s.rip);
-            self.check_stack_room(2 * size)?;
-            let old_cs = self.s.cs;
-            self.far_jump(sel, off)?;
-            // The pushes use the old stack size; a fault here restores CS too.
-            if let Err(e) = self
-                .push(u64::from(cs), size)
-                .and_then(|()| self.push(ret, size))
-            {
-                self.s.cs = old_cs;
-                return Err(e);
-            }
-            return Ok(());
+            return self.far_call(sel, off, size);
         }
         let size = self.branch_size();
         let t = self.near_target(size)?;
@@ -135,17 +124,6 @@ impl Cpu {
         self.push(ret, size)?;
         self.s.rip = t;
         Ok(())
-    }
-
-    /// Checks that `bytes` can be pushed (so a far call does not fault half-way).
-    fn check_stack_room(&mut self, bytes: u32) -> X {
-        let ssz = self.stack_size();
-        let sp = self
-            .reg(crate::state::reg::RSP, ssz)
-            .wrapping_sub(u64::from(bytes))
-            & mask(ssz);
-        let lin = self.linear(seg::SS, sp, bytes, super::mmu::Access::Write)?;
-        self.probe_write(lin, bytes)
     }
 
     pub(crate) fn ret_near(&mut self) -> X {
@@ -163,7 +141,7 @@ impl Cpu {
     }
 
     /// Adds `bytes` to the stack pointer (RET imm16).
-    fn release_stack(&mut self, bytes: u64) {
+    pub(crate) fn release_stack(&mut self, bytes: u64) {
         if bytes != 0 {
             let ssz = self.stack_size();
             let sp = self.reg(crate::state::reg::RSP, ssz).wrapping_add(bytes);
@@ -177,22 +155,17 @@ impl Cpu {
             Code::Retfd | Code::Retfd_imm16 => 4,
             _ => 8,
         };
-        let off = self.peek(0, size)?;
-        let sel = self.peek(u64::from(size), size)? as u16;
-        if self.s.mode() != CpuMode::Real
-            && self.s.mode() != CpuMode::Virtual8086
-            && u8::try_from(sel & 3).unwrap_or(0) > self.s.cpl()
-        {
-            return Err(self.unimplemented(
-                "far return to an outer privilege level comes with the system issue",
-            ));
-        }
-        self.far_jump(sel, off)?;
         let imm = if self.i.op_count() > 0 {
             u64::from(self.i.immediate16())
         } else {
             0
         };
+        if !matches!(self.s.mode(), CpuMode::Real | CpuMode::Virtual8086) {
+            return self.ret_far_protected(size, imm);
+        }
+        let off = self.peek(0, size)?;
+        let sel = self.peek(u64::from(size), size)? as u16;
+        self.far_jump(sel, off)?;
         self.release_stack(u64::from(2 * size) + imm);
         Ok(())
     }
@@ -236,71 +209,43 @@ impl Cpu {
 
     pub(crate) fn int_n(&mut self) -> X {
         let v = self.i.immediate8();
-        self.software_interrupt(v)
+        self.software_interrupt(v, Kind::Software)
     }
 
     pub(crate) fn int3(&mut self) -> X {
-        self.software_interrupt(Vector::BP as u8)
+        self.software_interrupt(Vector::BP as u8, Kind::Software)
     }
 
     pub(crate) fn into(&mut self) -> X {
         if self.s.rflags & fl::OF != 0 {
-            return self.software_interrupt(Vector::OF as u8);
+            return self.software_interrupt(Vector::OF as u8, Kind::Software);
         }
         Ok(())
     }
 
     pub(crate) fn int1(&mut self) -> X {
-        self.software_interrupt(Vector::DB as u8)
+        self.software_interrupt(Vector::DB as u8, Kind::Icebp)
     }
 
-    /// IRET: in real mode pops IP, CS and FLAGS. In protected and long mode this build
-    /// handles returns to the same privilege level; the rest comes with the system issue.
+    /// IRET: in real mode pops IP, CS and FLAGS; the protected forms are in `transfer`.
     pub(crate) fn iret(&mut self) -> X {
         let size = match self.i.code() {
             Code::Iretw => 2,
             Code::Iretd => 4,
             _ => 8,
         };
-        let mode = self.s.mode();
-        if mode == CpuMode::Virtual8086 {
-            return Err(self.unimplemented("virtual-8086 mode comes with the system issue"));
-        }
-        if mode != CpuMode::Real && self.s.rflags & fl::NT != 0 {
-            return Err(
-                self.unimplemented("task return (IRET with NT=1) comes with the system issue")
-            );
+        match self.s.mode() {
+            CpuMode::Real => {}
+            CpuMode::Virtual8086 => return Err(self.unimplemented("virtual-8086 mode")),
+            _ => return self.iret_protected(size),
         }
         let ip = self.peek(0, size)?;
         let sel = self.peek(u64::from(size), size)? as u16;
         let flags = self.peek(u64::from(2 * size), size)?;
-        let long = mode == CpuMode::Long64;
-        if mode != CpuMode::Real && (sel & 3) as u8 != self.s.cpl() {
-            return Err(
-                self.unimplemented("IRET to another privilege level comes with the system issue")
-            );
-        }
-        let (new_sp, new_ss) = if long {
-            (
-                Some(self.peek(u64::from(3 * size), size)?),
-                Some(self.peek(u64::from(4 * size), size)? as u16),
-            )
-        } else {
-            (None, None)
-        };
-        let mut m = self.popf_mask(size);
-        if mode != CpuMode::Real {
-            m |= fl::RF;
-        }
+        let m = self.popf_mask(size);
         self.far_jump(sel, ip)?;
         self.s.rflags = (self.s.rflags & !m) | (flags & m) | fl::FIXED;
-        match (new_sp, new_ss) {
-            (Some(sp), Some(ss)) => {
-                self.load_segment(seg::SS, ss)?;
-                self.s.gpr[crate::state::reg::RSP] = sp;
-            }
-            _ => self.release_stack(u64::from(3 * size)),
-        }
+        self.release_stack(u64::from(3 * size));
         Ok(())
     }
 }

@@ -28,10 +28,14 @@ impl Cpu {
                 let sel = self.read_op(1, 2)? as u16;
                 return self.load_segment(s, sel);
             }
+            if r0.is_cr() {
+                return self.mov_cr();
+            }
+            if r0.is_dr() {
+                return self.mov_dr();
+            }
             if gpr(r0).is_none() {
-                return Err(
-                    self.unimplemented("control and debug registers come with the system issue")
-                );
+                return Err(self.unimplemented("this register operand"));
             }
         }
         if self.i.op_kind(1) == OpKind::Register {
@@ -45,10 +49,15 @@ impl Cpu {
                 };
                 return self.write_op(0, size, sel);
             }
-            if gpr(self.i.op_register(1)).is_none() {
-                return Err(
-                    self.unimplemented("control and debug registers come with the system issue")
-                );
+            let r1 = self.i.op_register(1);
+            if r1.is_cr() {
+                return self.mov_cr();
+            }
+            if r1.is_dr() {
+                return self.mov_dr();
+            }
+            if gpr(r1).is_none() {
+                return Err(self.unimplemented("this register operand"));
             }
         }
         let size = self.op_size(0);

@@ -16,6 +16,7 @@ mod bits;
 mod control;
 mod cpuid;
 mod data;
+mod debug;
 mod exception;
 mod execute;
 pub(crate) mod flags;
@@ -23,10 +24,13 @@ mod logic;
 mod mmu;
 mod muldiv;
 mod operand;
+mod privileged;
+mod segment;
 mod shift;
 mod stack;
 mod string;
 mod system;
+mod transfer;
 
 use std::time::Instant;
 
@@ -39,6 +43,7 @@ use crate::machine::{Cause, Event, Exception, Limit, Machine, MachineError, RunL
 use crate::memory::{GuestMemory, MemoryLayout};
 use crate::state::{flags as fl, CpuMode, CpuState};
 
+use exception::Kind;
 use mmu::Tlb;
 
 /// An exception raised while executing an instruction, before it is delivered.
@@ -103,13 +108,31 @@ pub struct Cpu {
     pub(crate) asz: u32,
     /// Code size of the current instruction in bits (16, 32 or 64).
     pub(crate) bits: u32,
+    /// An implicit supervisor-mode access is in progress (descriptor tables, TSS, inner
+    /// stacks): paging checks it as CPL 0 whatever the CPL.
+    pub(crate) implicit_supervisor: bool,
+    /// The four PAE page-directory-pointer entries, loaded with CR3.
+    pub(crate) pdptes: [u64; 4],
+    /// Which kinds of DR0–DR3 breakpoints DR7 enables (cached for speed).
+    pub(crate) exec_bp_armed: bool,
+    pub(crate) data_bp_armed: bool,
+    pub(crate) io_bp_armed: bool,
+    /// DR6.B0–B3 bits of data and I/O breakpoints the current instruction hit.
+    pub(crate) db_hits: u64,
+    /// The previous instruction was MOV SS or POP SS: debug traps wait one instruction.
+    ss_shadow: bool,
+    /// Debug-trap bits (DR6 B0–B3, BS) held back by the MOV SS shadow.
+    deferred_db: u64,
+    /// Exceptions stop the CPU before delivery ([`Event::Intercepted`]).
+    intercept_exceptions: bool,
 }
 
 impl Cpu {
-    /// A CPU in real mode at 0000:0000 with zeroed memory of the given layout.
+    /// A CPU in the state after RESET ([`CpuState::reset`]: real mode, CS:IP = F000:FFF0,
+    /// fetching from the top of the ROM window) with zeroed memory of the given layout.
     pub fn new(layout: MemoryLayout) -> Result<Self, crate::memory::MemoryError> {
         Ok(Cpu {
-            s: CpuState::default(),
+            s: CpuState::reset(),
             mem: GuestMemory::new(layout)?,
             dev: Devices::default(),
             tlb: Tlb::default(),
@@ -120,7 +143,23 @@ impl Cpu {
             ip: 0,
             asz: 2,
             bits: 16,
+            implicit_supervisor: false,
+            pdptes: [0; 4],
+            exec_bp_armed: false,
+            data_bp_armed: false,
+            io_bp_armed: false,
+            db_hits: 0,
+            ss_shadow: false,
+            deferred_db: 0,
+            intercept_exceptions: false,
         })
+    }
+
+    /// With `on`, every exception the CPU raises (not INT n, which is an instruction) stops
+    /// it before delivery and is reported as [`Event::Intercepted`], the way a hypervisor's
+    /// exception bitmap turns guest exceptions into VM exits. Off by default.
+    pub fn set_exception_intercept(&mut self, on: bool) {
+        self.intercept_exceptions = on;
     }
 
     /// The architectural state, by reference.
@@ -210,21 +249,62 @@ impl Cpu {
         let gpr = self.s.gpr;
         let rip = self.s.rip;
         let rflags = self.s.rflags;
+        // Instruction breakpoints: a fault before the instruction begins, unless RF.
+        if self.exec_bp_armed && rflags & fl::RF == 0 {
+            let mut lin = self.s.cs.base.wrapping_add(rip);
+            if self.s.mode() != CpuMode::Long64 {
+                lin &= 0xffff_ffff;
+            }
+            let hits = self.exec_breakpoints(lin);
+            if hits != 0 {
+                self.s.debug.dr6 = (self.s.debug.dr6 & !0xf) | hits;
+                return self.raise(Exc::new(Vector::DB), rip, Kind::InstructionBreakpoint);
+            }
+        }
         self.pending = Pending::None;
+        self.db_hits = 0;
+        let shadowed = std::mem::take(&mut self.ss_shadow);
         let result = self.fetch_decode().and_then(|()| self.execute());
         match result {
             Ok(()) => {
                 self.retire();
                 let pending = std::mem::replace(&mut self.pending, Pending::None);
-                // Single-step trap: after an instruction that began with TF set, unless it
-                // delivered an interrupt (which cleared TF for the handler) or loaded SS
-                // (whose shadow delays the trap past the next instruction).
-                let trap = rflags & fl::TF != 0
+                // RF is cleared when an instruction completes (IRET loads it instead); it
+                // stays set between the iterations of a REP string instruction.
+                if pending == Pending::RepIteration {
+                    self.s.rflags |= fl::RF;
+                } else if !matches!(
+                    self.i.mnemonic(),
+                    iced_x86::Mnemonic::Iret
+                        | iced_x86::Mnemonic::Iretd
+                        | iced_x86::Mnemonic::Iretq
+                ) {
+                    self.s.rflags &= !fl::RF;
+                }
+                // Debug traps: data/I-O breakpoints hit, and the single-step trap after an
+                // instruction that began with TF set (unless it delivered an interrupt,
+                // which cleared TF for the handler, or ended the run).
+                let mut traps = self.db_hits;
+                if rflags & fl::TF != 0
                     && pending != Pending::SoftwareInterrupt
                     && !matches!(pending, Pending::Exit(_))
-                    && !self.loads_ss();
-                if trap {
-                    return self.raise(Exc::new(Vector::DB), rip);
+                {
+                    traps |= debug::DR6_BS;
+                }
+                if self.loads_ss() && !shadowed {
+                    // MOV SS / POP SS: traps wait until after the next instruction.
+                    self.ss_shadow = true;
+                    self.deferred_db |= traps;
+                    traps = 0;
+                } else {
+                    traps |= std::mem::take(&mut self.deferred_db);
+                }
+                if traps != 0 {
+                    self.s.debug.dr6 = (self.s.debug.dr6 & !0xf) | traps;
+                    let kind = Kind::Trap {
+                        rep_continues: pending == Pending::RepIteration,
+                    };
+                    return self.raise(Exc::new(Vector::DB), rip, kind);
                 }
                 match pending {
                     Pending::Halt => {
@@ -243,7 +323,8 @@ impl Cpu {
                 self.s.gpr = gpr;
                 self.s.rip = rip;
                 self.s.rflags = rflags;
-                self.raise(exc, rip)
+                self.deferred_db = 0;
+                self.raise(exc, rip, Kind::Fault)
             }
         }
     }
@@ -264,22 +345,27 @@ impl Cpu {
 
     /// Delivers an exception raised by the instruction at `at`. For a fault RIP is still
     /// `at`; for a trap it is the next instruction, which the handler returns to.
-    fn raise(&mut self, exc: Exc, at: u64) -> Event {
+    fn raise(&mut self, exc: Exc, at: u64, kind: Kind) -> Event {
         let info = Exception {
             vector: exc.vector,
             error_code: exc.code,
             rip: at,
             cause: exc.cause.clone(),
         };
-        match self.deliver_exception(exc) {
+        if self.intercept_exceptions {
+            return Event::Intercepted(info);
+        }
+        match self.deliver_exception(exc, kind) {
             exception::Delivery::Delivered => Event::Exception(info),
-            exception::Delivery::Undeliverable(why) => {
-                let _ = why;
-                Event::Undeliverable(info)
-            }
-            exception::Delivery::TripleFault(reason) => {
+            exception::Delivery::Undeliverable(reason) => Event::Undeliverable {
+                exception: info,
+                reason,
+            },
+            exception::Delivery::TripleFault(chain) => {
                 self.halted = true;
-                Event::Shutdown { reason }
+                Event::Shutdown {
+                    reason: format!("{chain}; the first raised at rip {at:#x}"),
+                }
             }
         }
     }
@@ -342,6 +428,16 @@ impl Machine for Cpu {
         self.s.rflags = (self.s.rflags & fl::DEFINED) | fl::FIXED;
         self.tlb.flush_all();
         self.halted = false;
+        self.ss_shadow = false;
+        self.deferred_db = 0;
+        self.recompute_breakpoints();
+        if self.pae_legacy_paging() {
+            // A state whose PDPTEs have reserved bits set faults on the first access
+            // through them instead (the entries read as not present).
+            if self.load_pdptes().is_err() {
+                self.pdptes = [0; 4];
+            }
+        }
         Ok(())
     }
 

@@ -1,194 +1,15 @@
-//! System instructions of this issue: segment-register loads, far transfers, HLT, CLI STI
-//! and the flag instructions CLC STC CMC CLD STD, IN OUT, CPUID, RDTSC RDTSCP.
-//!
-//! Protected-mode segment loads read the descriptor from the GDT or LDT and apply the
-//! checks of the SDM for data and stack segments; far transfers in protected mode go to
-//! code segments at the same privilege level (gates, task switches and privilege changes
-//! come with the system-architecture issue and raise #UD naming what is missing).
+//! HLT, CLI STI and the flag instructions CLC STC CMC CLD STD, IN OUT (with IOPL and the
+//! TSS I/O permission bitmap), CPUID, RDTSC RDTSCP.
 
 use iced_x86::OpKind;
 
-use super::mmu::seg;
 use super::operand::mask;
 use super::{Cpu, Exc, X};
-use crate::machine::Vector;
 use crate::state::flags as fl;
 use crate::state::reg::{RAX, RCX, RDX};
-use crate::state::{attr, CpuMode, Segment};
+use crate::state::CpuMode;
 
 impl Cpu {
-    /// Reads the 8-byte descriptor a selector names, or faults with #GP(selector).
-    pub(crate) fn read_descriptor(&mut self, sel: u16) -> X<u64> {
-        let index = u64::from(sel & !7);
-        let (base, limit) = if sel & 4 != 0 {
-            if !self.s.ldtr.present() {
-                return Err(Exc::with_code(Vector::GP, u32::from(sel & !3)));
-            }
-            (self.s.ldtr.base, u64::from(self.s.ldtr.limit))
-        } else {
-            (self.s.gdtr.base, u64::from(self.s.gdtr.limit))
-        };
-        if index + 7 > limit {
-            return Err(Exc::with_code(Vector::GP, u32::from(sel & !3)));
-        }
-        self.read_lin(base.wrapping_add(index), 8, super::mmu::Access::Read)
-    }
-
-    /// Unpacks a code or data descriptor into a segment cache.
-    pub(crate) fn descriptor_to_segment(sel: u16, d: u64) -> Segment {
-        let base = ((d >> 16) & 0xff_ffff) | (((d >> 56) & 0xff) << 24);
-        let raw_limit = (d & 0xffff) | (((d >> 48) & 0xf) << 16);
-        let attributes = (((d >> 40) & 0xff) | (((d >> 52) & 0xf) << 8)) as u16;
-        let limit = if attributes & attr::G != 0 {
-            (raw_limit << 12) | 0xfff
-        } else {
-            raw_limit
-        } as u32;
-        Segment {
-            selector: sel,
-            base,
-            limit,
-            attributes,
-        }
-    }
-
-    /// Sets the accessed bit of the descriptor `sel` names, if it is clear.
-    fn mark_accessed(&mut self, sel: u16, d: u64) -> X {
-        if d & (1 << 40) == 0 {
-            let table = if sel & 4 != 0 {
-                self.s.ldtr.base
-            } else {
-                self.s.gdtr.base
-            };
-            let lin = table.wrapping_add(u64::from(sel & !7)) + 5;
-            let access = ((d >> 40) & 0xff) | 1;
-            self.write_lin(lin, 1, access)?;
-        }
-        Ok(())
-    }
-
-    /// MOV/POP/LxS to a data or stack segment register.
-    pub(crate) fn load_segment(&mut self, s: usize, sel: u16) -> X {
-        match self.s.mode() {
-            CpuMode::Real | CpuMode::Virtual8086 => {
-                // Real mode changes only the selector and base; limit and attributes stay
-                // (which is how "unreal mode" works).
-                let r = self.s.seg_mut(s);
-                r.selector = sel;
-                r.base = u64::from(sel) << 4;
-                Ok(())
-            }
-            _ => self.load_segment_protected(s, sel),
-        }
-    }
-
-    fn load_segment_protected(&mut self, s: usize, sel: u16) -> X {
-        let cpl = self.s.cpl();
-        let rpl = (sel & 3) as u8;
-        let err = |code: u16| Exc::with_code(Vector::GP, u32::from(code & !3));
-        if s == seg::CS {
-            return Err(Exc::new(Vector::UD));
-        }
-        if sel & !3 == 0 {
-            // A null selector: allowed for data segments (any use faults later), and for
-            // SS only in 64-bit mode below CPL 3.
-            if s == seg::SS && !(self.s.mode() == CpuMode::Long64 && cpl < 3) {
-                return Err(err(0));
-            }
-            *self.s.seg_mut(s) = Segment {
-                selector: sel,
-                ..Segment::default()
-            };
-            return Ok(());
-        }
-        let d = self.read_descriptor(sel)?;
-        let seg_cache = Self::descriptor_to_segment(sel, d);
-        let a = seg_cache.attributes;
-        let dpl = seg_cache.dpl();
-        if a & attr::S == 0 {
-            return Err(err(sel));
-        }
-        if s == seg::SS {
-            let writable_data = a & attr::CODE == 0 && a & attr::RW != 0;
-            if !writable_data || rpl != cpl || dpl != cpl {
-                return Err(err(sel));
-            }
-            if a & attr::P == 0 {
-                return Err(Exc::with_code(Vector::SS, u32::from(sel & !3)));
-            }
-        } else {
-            let readable = a & attr::CODE == 0 || a & attr::RW != 0;
-            let conforming_code = a & attr::CODE != 0 && a & attr::DC != 0;
-            if !readable || (!conforming_code && (rpl > dpl || cpl > dpl)) {
-                return Err(err(sel));
-            }
-            if a & attr::P == 0 {
-                return Err(Exc::with_code(Vector::NP, u32::from(sel & !3)));
-            }
-        }
-        self.mark_accessed(sel, d)?;
-        *self.s.seg_mut(s) = Segment {
-            attributes: a | attr::ACCESSED,
-            ..seg_cache
-        };
-        Ok(())
-    }
-
-    /// A far JMP (and the CS part of far CALL, RETF, IRET) to `sel:off`.
-    pub(crate) fn far_jump(&mut self, sel: u16, off: u64) -> X {
-        match self.s.mode() {
-            CpuMode::Real | CpuMode::Virtual8086 => {
-                if off > u64::from(self.s.cs.limit) {
-                    return Err(Exc::gp0());
-                }
-                self.s.cs.selector = sel;
-                self.s.cs.base = u64::from(sel) << 4;
-                self.s.rip = off;
-                Ok(())
-            }
-            _ => {
-                if sel & !3 == 0 {
-                    return Err(Exc::gp0());
-                }
-                let d = self.read_descriptor(sel)?;
-                let c = Self::descriptor_to_segment(sel, d);
-                let a = c.attributes;
-                let cpl = self.s.cpl();
-                if a & attr::S == 0 {
-                    return Err(self.unimplemented(
-                        "call gates, task gates and TSS targets come with the system issue",
-                    ));
-                }
-                let conforming = a & attr::DC != 0;
-                let ok = a & attr::CODE != 0
-                    && if conforming {
-                        c.dpl() <= cpl
-                    } else {
-                        c.dpl() == cpl && (sel & 3) as u8 <= cpl
-                    };
-                if !ok {
-                    return Err(Exc::with_code(Vector::GP, u32::from(sel & !3)));
-                }
-                if a & attr::P == 0 {
-                    return Err(Exc::with_code(Vector::NP, u32::from(sel & !3)));
-                }
-                let long =
-                    self.s.mode() == CpuMode::Long64 || self.s.mode() == CpuMode::Compatibility;
-                if !(long && a & attr::L != 0) && off > u64::from(c.limit) {
-                    return Err(Exc::gp0());
-                }
-                self.mark_accessed(sel, d)?;
-                self.s.cs = Segment {
-                    selector: (sel & !3) | u16::from(cpl),
-                    attributes: a | attr::ACCESSED,
-                    ..c
-                };
-                self.s.rip = off;
-                Ok(())
-            }
-        }
-    }
-
     /// HLT: privileged; ends the step with the CPU halted.
     pub(crate) fn hlt(&mut self) -> X {
         if self.s.cpl() != 0 {
@@ -238,12 +59,12 @@ impl Cpu {
         if !ok_tss {
             return Err(Exc::gp0());
         }
-        let base_off = self.read_lin(tr.base + 0x66, 2, super::mmu::Access::Read)?;
+        let base_off = self.sys_read(tr.base.wrapping_add(0x66), 2)?;
         let byte_off = base_off + u64::from(port / 8);
         if byte_off + 1 > u64::from(tr.limit) {
             return Err(Exc::gp0());
         }
-        let bits = self.read_lin(tr.base + byte_off, 2, super::mmu::Access::Read)?;
+        let bits = self.sys_read(tr.base.wrapping_add(byte_off), 2)?;
         let want = ((1u64 << size) - 1) << (port % 8);
         if bits & want != 0 {
             return Err(Exc::gp0());
@@ -263,6 +84,7 @@ impl Cpu {
         let size = self.op_size(0);
         let port = self.io_port(1);
         self.io_allowed(port, size)?;
+        self.watch_io(port, size);
         let mut buf = [0u8; 4];
         self.dev.io_read(port, &mut buf[..size as usize]);
         self.set_reg(RAX, size, u64::from(u32::from_le_bytes(buf)));
@@ -274,6 +96,7 @@ impl Cpu {
         let port = self.io_port(0);
         self.io_allowed(port, size)?;
         let v = self.reg(RAX, size) as u32;
+        self.watch_io(port, size);
         let action = self.dev.io_write(port, &v.to_le_bytes()[..size as usize]);
         self.device_action(action);
         Ok(())
@@ -282,6 +105,7 @@ impl Cpu {
     /// Port I/O for the string forms (INS/OUTS), after their permission check.
     pub(crate) fn port_read(&mut self, port: u16, size: u32) -> X<u64> {
         self.io_allowed(port, size)?;
+        self.watch_io(port, size);
         let mut buf = [0u8; 4];
         self.dev.io_read(port, &mut buf[..size as usize]);
         Ok(u64::from(u32::from_le_bytes(buf)))
@@ -289,6 +113,7 @@ impl Cpu {
 
     pub(crate) fn port_write(&mut self, port: u16, size: u32, v: u64) -> X {
         self.io_allowed(port, size)?;
+        self.watch_io(port, size);
         let action = self.dev.io_write(port, &v.to_le_bytes()[..size as usize]);
         self.device_action(action);
         Ok(())
