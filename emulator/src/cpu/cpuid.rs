@@ -3,11 +3,12 @@
 //! | leaf | what it reports |
 //! | --- | --- |
 //! | 0 | highest basic leaf 7, vendor "x86labx86lab" |
-//! | 1 | family 6 model 0 stepping 1; PSE TSC PAE CX8 CMOV in EDX, CX16 MOVBE POPCNT in ECX; no x87, MMX or SSE (this CPU has no floating point), no RDRAND |
-//! | 7.0 | BMI1 BMI2 ADX in EBX |
-//! | 0x8000_0000 | highest extended leaf 0x8000_0004 |
-//! | 0x8000_0001 | LAHF/SAHF in 64-bit mode and LZCNT (ABM) in ECX; NX, RDTSCP and long mode in EDX |
+//! | 1 | family 6 model 0 stepping 1; DE PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36 in EDX, CX16 MOVBE POPCNT in ECX; no x87, MMX or SSE (this CPU has no floating point), no local APIC, no RDRAND |
+//! | 7.0 | FSGSBASE BMI1 BMI2 ADX in EBX |
+//! | 0x8000_0000 | highest extended leaf 0x8000_0008 |
+//! | 0x8000_0001 | LAHF/SAHF in 64-bit mode and LZCNT (ABM) in ECX; SYSCALL, NX, 1-GiB pages, RDTSCP and long mode in EDX |
 //! | 0x8000_0002..4 | the brand string "x86lab software CPU" |
+//! | 0x8000_0008 | 40 physical and 48 linear address bits |
 //! | anything else | zeros (as AMD processors do for leaves above the maximum) |
 
 /// The vendor string of leaf 0.
@@ -31,12 +32,31 @@ pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
         1 => {
             let eax = (6 << 8) | 1; // family 6, model 0, stepping 1
             let ecx = (1 << 13) | (1 << 22) | (1 << 23); // CX16 MOVBE POPCNT
-            let edx = (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 15); // PSE TSC PAE CX8 CMOV
+            // DE PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36
+            let edx = (1 << 2)
+                | (1 << 3)
+                | (1 << 4)
+                | (1 << 5)
+                | (1 << 6)
+                | (1 << 8)
+                | (1 << 11)
+                | (1 << 13)
+                | (1 << 15)
+                | (1 << 16)
+                | (1 << 17);
             [eax, 0, ecx, edx]
         }
-        7 if sub == 0 => [0, (1 << 3) | (1 << 8) | (1 << 19), 0, 0], // BMI1 BMI2 ADX
-        0x8000_0000 => [0x8000_0004, 0, 0, 0],
-        0x8000_0001 => [0, 0, 1 | (1 << 5), (1 << 20) | (1 << 27) | (1 << 29)],
+        // FSGSBASE BMI1 BMI2 ADX
+        7 if sub == 0 => [0, 1 | (1 << 3) | (1 << 8) | (1 << 19), 0, 0],
+        0x8000_0000 => [0x8000_0008, 0, 0, 0],
+        // SYSCALL NX Page1GB RDTSCP LM
+        0x8000_0001 => [
+            0,
+            0,
+            1 | (1 << 5),
+            (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29),
+        ],
+        0x8000_0008 => [(48 << 8) | super::mmu::MAXPHYADDR, 0, 0, 0],
         0x8000_0002..=0x8000_0004 => {
             let o = ((leaf - 0x8000_0002) * 16) as usize;
             let b = &BRAND[o..o + 16];

@@ -233,9 +233,9 @@ impl Cpu {
             M::Wrgsbase => self.fsgsbase(true, true),
             // fast system calls
             M::Syscall => self.syscall(),
-            M::Sysret => self.sysret(),
+            M::Sysret | M::Sysretq => self.sysret(),
             M::Sysenter => self.sysenter(),
-            M::Sysexit => self.sysexit(),
+            M::Sysexit | M::Sysexitq => self.sysexit(),
             _ => Err(self.unimplemented("")),
         }
     }

@@ -1,12 +1,18 @@
 #!/bin/sh
 # Regenerate the NAME.expected files of the boot-sector test programs by
 # running each NAME.asm under QEMU (an independent implementation of x86),
-# not under x86lab.  The test suite (tests/boot_sectors.rs) does not run
+# not under x86lab.  The test suite (tests/boot_programs.rs) does not run
 # this script; it only compares x86lab's output with the files written here.
 #
 # Needs: nasm and qemu-system-i386 (Debian: apt-get install nasm qemu-system-x86).
 #
 # Usage: tests/programs/boot/regen.sh [NAME...]   (default: every *.asm here)
+#
+# PROGRAM_DIR=dir runs the programs of another directory (they include this
+# directory's lib.inc); QEMU=qemu-system-x86_64 picks the emulator (64-bit
+# programs need it; default qemu-system-i386).  DUMP_STATE=1 also records
+# QEMU's "info registers" (through its monitor, DUMP_AFTER seconds after
+# start, default 3, when the program has halted) in NAME.state.
 #
 # How a program is run: QEMU's SeaBIOS boots the image (padded to a 1.44 MB
 # floppy) and jumps to 0000:7C00; the start-up code in lib.inc then loads
@@ -20,7 +26,8 @@
 # must use only one of the two channels (checked below).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
+lib=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "${PROGRAM_DIR:-$lib}" && pwd)
 cd "$here"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,14 +40,41 @@ fi
 
 for name in "$@"; do
     name=${name%.asm}
-    nasm -f bin -i "$here/" -o "$tmp/$name.bin" "$name.asm"
+    nasm -f bin -i "$here/" -i "$lib/" -o "$tmp/$name.bin" "$name.asm"
     # a 1.44 MB floppy image: sector 0 is the boot sector, whose loader
     # reads the program's other sectors (see lib.inc)
     cp "$tmp/$name.bin" "$tmp/$name.img"
     truncate -s 1474560 "$tmp/$name.img"
+    monitor=
+    if [ -n "${DUMP_STATE:-}" ]; then
+        monitor="-monitor unix:$tmp/$name.mon,server=on,wait=off"
+        python3 - "$tmp/$name.mon" "$tmp/$name.state" "${DUMP_AFTER:-3}" <<'PY' &
+import socket, sys, time
+path, out, after = sys.argv[1], sys.argv[2], float(sys.argv[3])
+time.sleep(after)
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+s.sendall(b"info registers\n")
+time.sleep(0.5)
+s.settimeout(0.5)
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except socket.timeout:
+    pass
+text = data.decode("latin-1").replace("\r", "")
+start = text.find("RAX=")
+open(out, "w").write(text[start:text.rfind("\n(qemu)")].rstrip() + "\n")
+PY
+    fi
     (
         set +e
-        timeout "$timeout_s" qemu-system-i386 -display none -no-reboot \
+        # shellcheck disable=SC2086
+        timeout "$timeout_s" "${QEMU:-qemu-system-i386}" -display none -no-reboot $monitor \
             -nodefaults -machine pc -cpu "${QEMU_CPU:-max}" -m 64 \
             -drive format=raw,file="$tmp/$name.img",if=floppy \
             -boot a \
@@ -82,6 +116,14 @@ for name in "$@"; do
         echo "$name: output does not end with a newline (did it finish?)" >&2
         status=1
         continue
+    fi
+    if [ -n "${DUMP_STATE:-}" ]; then
+        if [ -f "$name.state" ] && cmp -s "$tmp/$name.state" "$name.state"; then
+            echo "$name: state unchanged"
+        else
+            cp "$tmp/$name.state" "$name.state"
+            echo "$name: state written"
+        fi
     fi
     if [ -f "$name.expected" ] && cmp -s "$tmp/$name.out" "$name.expected"; then
         echo "$name: unchanged"
