@@ -67,7 +67,7 @@ try:
 except socket.timeout:
     pass
 text = data.decode("latin-1").replace("\r", "")
-start = text.find("RAX=")
+start = min(i for i in (text.find("RAX="), text.find("EAX="), len(text)) if i >= 0)
 open(out, "w").write(text[start:text.rfind("\n(qemu)")].rstrip() + "\n")
 PY
     fi
