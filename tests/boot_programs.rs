@@ -49,7 +49,7 @@ const BOOT: &[&str] = &[
 ];
 
 /// The programs of tests/programs/system.
-const SYSTEM: &[&str] = &["debug", "modes", "protected", "user"];
+const SYSTEM: &[&str] = &["debug", "modes", "paging", "protected", "user"];
 
 fn suite_dir(suite: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -329,6 +329,11 @@ fn system_debug() {
 #[test]
 fn system_modes() {
     run_system_program("modes");
+}
+
+#[test]
+fn system_paging() {
+    run_system_program("paging");
 }
 
 #[test]
