@@ -49,7 +49,7 @@ const BOOT: &[&str] = &[
 ];
 
 /// The programs of tests/programs/system.
-const SYSTEM: &[&str] = &["debug", "modes", "paging", "protected", "user"];
+const SYSTEM: &[&str] = &["debug", "modes", "paging", "protected", "return", "user"];
 
 fn suite_dir(suite: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -339,6 +339,11 @@ fn system_paging() {
 #[test]
 fn system_protected() {
     run_system_program("protected");
+}
+
+#[test]
+fn system_return() {
+    run_system_program("return");
 }
 
 #[test]
