@@ -32,7 +32,7 @@ pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
         1 => {
             let eax = (6 << 8) | 1; // family 6, model 0, stepping 1
             let ecx = (1 << 13) | (1 << 22) | (1 << 23); // CX16 MOVBE POPCNT
-            // DE PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36
+                                                         // DE PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36
             let edx = (1 << 2)
                 | (1 << 3)
                 | (1 << 4)

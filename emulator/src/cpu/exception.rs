@@ -271,7 +271,9 @@ impl Cpu {
                 Ok(())
             }
             Err(e) => {
+                let cr2 = self.s.cr2;
                 self.s = saved;
+                self.s.cr2 = cr2;
                 Err(e)
             }
         }
@@ -298,7 +300,11 @@ impl Cpu {
             match self.deliver_vector(current.vector as u8, code, kind) {
                 Ok(()) => return Delivery::Delivered,
                 Err(next) => {
+                    // The attempt is undone, except CR2: it holds the address of the most
+                    // recent page fault, even one raised while delivering.
+                    let cr2 = self.s.cr2;
                     self.s = saved;
+                    self.s.cr2 = cr2;
                     if let Cause::Unimplemented { instruction } = &next.cause {
                         return Delivery::Undeliverable(format!(
                             "delivering {} needs {instruction}, which this CPU does not implement",

@@ -147,7 +147,7 @@ impl Cpu {
                 Access::Write if a & attr::CODE != 0 || a & attr::RW == 0 => {
                     return Err(Self::seg_fault(s))
                 }
-                Access::Read if a & attr::CODE != 0 && a & attr::RW == 0 && s != seg::CS => {
+                Access::Read if a & attr::CODE != 0 && a & attr::RW == 0 => {
                     return Err(Self::seg_fault(s))
                 }
                 _ => {}
