@@ -49,7 +49,16 @@ const BOOT: &[&str] = &[
 ];
 
 /// The programs of tests/programs/system.
-const SYSTEM: &[&str] = &["debug", "modes", "paging", "protected", "return", "user"];
+const SYSTEM: &[&str] = &[
+    "debug",
+    "descriptors",
+    "gates64",
+    "modes",
+    "paging",
+    "protected",
+    "return",
+    "user",
+];
 
 fn suite_dir(suite: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -169,7 +178,10 @@ fn parse_qemu_registers(text: &str) -> HashMap<String, Vec<u64>> {
                 fields.extend(u64::from_str_radix(first, 16).ok());
             }
             // Segments and descriptor tables continue with more hex fields.
-            if matches!(key, "ES" | "CS" | "SS" | "DS" | "FS" | "GS" | "LDT" | "TR" | "GDT" | "IDT") {
+            if matches!(
+                key,
+                "ES" | "CS" | "SS" | "DS" | "FS" | "GS" | "LDT" | "TR" | "GDT" | "IDT"
+            ) {
                 while let Some(v) = tokens.peek().and_then(|t| u64::from_str_radix(t, 16).ok()) {
                     fields.push(v);
                     tokens.next();
@@ -253,7 +265,11 @@ fn compare_with_qemu(ours: &CpuState, qemu: &HashMap<String, Vec<u64>>) -> Vec<S
         }
         check(&format!("{name} selector"), u64::from(s.selector), f[0]);
         let present = attributes & 0x80 != 0;
-        check(&format!("{name} present"), u64::from(s.present()), u64::from(present));
+        check(
+            &format!("{name} present"),
+            u64::from(s.present()),
+            u64::from(present),
+        );
         // A segment made unusable (a null selector, or nulled on a return to an outer
         // level) has no defined base, limit or type, except the FS and GS bases.
         if present {
@@ -273,7 +289,10 @@ fn run_system_program(name: &str) {
     };
     let path = suite_dir("system").join(format!("{name}.state"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e} (tests/programs/system/regen.sh writes it)", path.display())
+        panic!(
+            "cannot read {}: {e} (tests/programs/system/regen.sh writes it)",
+            path.display()
+        )
     });
     let diffs = compare_with_qemu(&state, &parse_qemu_registers(&text));
     assert!(
@@ -324,6 +343,16 @@ fn qemu_register_dumps_parse() {
 #[test]
 fn system_debug() {
     run_system_program("debug");
+}
+
+#[test]
+fn system_descriptors() {
+    run_system_program("descriptors");
+}
+
+#[test]
+fn system_gates64() {
+    run_system_program("gates64");
 }
 
 #[test]
