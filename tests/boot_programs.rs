@@ -271,12 +271,14 @@ fn compare_with_qemu(ours: &CpuState, qemu: &HashMap<String, Vec<u64>>) -> Vec<S
             u64::from(present),
         );
         // A segment made unusable (a null selector, or nulled on a return to an outer
-        // level) has no defined base, limit or type, except the FS and GS bases.
+        // level) has no defined base, limit or type, except the FS and GS bases in
+        // 64-bit mode.
+        let long = ours.efer & x86lab_emulator::state::ctl::EFER_LMA != 0;
         if present {
             check(&format!("{name} base"), s.base, f[1]);
             check(&format!("{name} limit"), u64::from(s.limit), f[2]);
             check(&format!("{name} attributes"), ours_attr, attributes);
-        } else if name == "FS" || name == "GS" {
+        } else if long && (name == "FS" || name == "GS") {
             check(&format!("{name} base"), s.base, f[1]);
         }
     }
