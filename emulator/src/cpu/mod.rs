@@ -1,14 +1,22 @@
 //! The software CPU: decode with iced-x86, execute in Rust.
 //!
-//! One step is: fetch the bytes at CS:RIP through the MMU, decode them, execute the
-//! instruction, and retire it. Instruction semantics live in one file per family (`arith`,
-//! `logic`, `shift`, `bits`, `muldiv`, `bcd`, `data`, `stack`, `control`, `string`,
-//! `system`); operand access in `operand`, address translation in `mmu`, exception delivery
-//! in `exception`, the flag rules in `flags`.
+//! One step is: check instruction breakpoints, fetch the bytes at CS:RIP through the MMU,
+//! decode them, execute the instruction, retire it, and raise the debug traps it caused.
+//! Instruction semantics live in one file per family (`arith`, `logic`, `shift`, `bits`,
+//! `muldiv`, `bcd`, `data`, `stack`, `control`, `string`, `system`, `privileged`);
+//! segmentation and protection in `segment`, far transfers across privilege levels in
+//! `transfer`, operand access in `operand`, address translation (segments, then paging) in
+//! `mmu`, exception and interrupt delivery in `exception`, the debug registers in `debug`,
+//! the flag rules in `flags`.
 //!
 //! An instruction either completes, or returns an [`Exc`] before changing anything the
-//! guest can see: GPRs, RIP and RFLAGS are restored from a snapshot, so a fault leaves the
-//! instruction restartable, as the architecture requires.
+//! guest can see: GPRs, RIP and RFLAGS are restored from a snapshot (and the instructions
+//! that change more — far transfers, delivery — check everything before they write), so a
+//! fault leaves the instruction restartable, as the architecture requires.
+//!
+//! Interrupt shadows: after MOV SS or POP SS, debug traps wait until the next instruction
+//! has completed (SDM 6.8.3). STI's shadow only delays maskable interrupts; this machine
+//! has no interrupt controller yet, so it has nothing to delay.
 
 mod arith;
 mod bcd;
