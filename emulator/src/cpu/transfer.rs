@@ -79,7 +79,9 @@ impl Cpu {
             }
             sp
         } else {
-            if !f.ss.present() || !within_limit(&f.ss, sp, size) {
+            // (Real mode uses SS's limit but no present bit.)
+            let unusable = !f.ss.present() && self.s.mode() != CpuMode::Real;
+            if unusable || !within_limit(&f.ss, sp, size) {
                 return Err(Exc::with_code(Vector::SS, f.err));
             }
             f.ss.base.wrapping_add(sp) & 0xffff_ffff
