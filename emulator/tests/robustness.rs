@@ -69,3 +69,45 @@ proptest! {
         prop_assert_eq!(s.rflags & 2, 2);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// Random bytes in the GDT, the IDT and the page tables, then code that uses them
+    /// (segment loads, far transfers, software interrupts, exceptions, memory accesses):
+    /// every outcome is an event.
+    #[test]
+    fn random_system_tables_only_produce_events(
+        gdt in proptest::collection::vec(any::<u8>(), 8..96),
+        idt in proptest::collection::vec(any::<u8>(), 0..512),
+        pml4e in any::<u64>(),
+        pdpte in prop_oneof![any::<u64>(), Just(0x83u64), Just(0x87u64)],
+        code in proptest::collection::vec(any::<u8>(), 0..32),
+        mode in 1u8..3,
+        which in 0usize..6,
+    ) {
+        // Code that walks the tables; the random tail runs after it.
+        let prologue: &[&[u8]] = &[
+            &[0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8],       // mov ax, 0x10 ; mov ds, ax
+            &[0xcd, 0x80],                               // int 0x80
+            &[0x0f, 0x0b],                               // ud2
+            &[0x31, 0xc9, 0xf7, 0xf1],                   // xor ecx, ecx ; div ecx
+            &[0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40], // mov eax, [0x40000000]
+            &[0xea, 0, 0, 0, 0, 0x18, 0x00],             // jmp far 0x18:0 (32-bit) / invalid
+        ];
+        let mut cpu = machine(mode, [0; 16], 2, 0);
+        let mut all = prologue[which].to_vec();
+        all.extend_from_slice(&code);
+        cpu.memory_mut().load(CODE, &all).unwrap();
+        cpu.memory_mut().load(0x5000, &gdt).unwrap();
+        cpu.memory_mut().load(0x6000, &idt).unwrap();
+        cpu.memory_mut().load(0x1008, &pml4e.to_le_bytes()).unwrap();
+        cpu.memory_mut().load(0x2008, &pdpte.to_le_bytes()).unwrap();
+        let mut s = cpu.state().unwrap();
+        s.gdtr = x86lab_emulator::DescriptorTable { base: 0x5000, limit: (gdt.len() - 1) as u16 };
+        s.idtr = x86lab_emulator::DescriptorTable { base: 0x6000, limit: idt.len().saturating_sub(1) as u16 };
+        cpu.set_state(&s).unwrap();
+        let ev = cpu.run(&RunLimits { max_instructions: Some(2_000), ..RunLimits::default() }).unwrap();
+        prop_assert!(!matches!(ev, Event::Stepped), "{}", ev);
+    }
+}
