@@ -174,3 +174,47 @@ fn an_exception_without_an_idt_shuts_the_processor_down() {
         "{e}"
     );
 }
+
+#[test]
+fn state_out_shows_the_system_state_of_the_documented_environments() {
+    // README "x86lab run": long mode has the low 4 GiB identity-mapped, the page tables
+    // and the GDT (08h 64-bit code, 10h data, 18h 32-bit code) in the top 1 MiB of RAM
+    // (64 MiB by default: the area starts at 3F00000h, the GDT at +6000h), no IDT.
+    // CR0 = PG WP NE ET PE, CR4 = PAE, EFER = LMA LME. The program: hlt.
+    let p = write_program("hlt.bin", &[0xf4]);
+    let o = x86lab(&[
+        "run",
+        "--mode",
+        "long",
+        "--state-out",
+        "-",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = x86lab_emulator::CpuState::from_json(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(s.cr0, 0x8001_0031);
+    assert_eq!(s.cr3, 0x3f0_0000);
+    assert_eq!(s.cr4, 0x20);
+    assert_eq!(s.efer, 0x500);
+    assert_eq!((s.gdtr.base, s.gdtr.limit), (0x3f0_6000, 0x1f));
+    assert_eq!(s.idtr.limit, 0);
+    assert_eq!(s.cs.selector, 0x08);
+    assert!(s.cs.is_64bit_code() && s.cs.dpl() == 0);
+    assert_eq!((s.ss.selector, s.ds.selector), (0x10, 0x10));
+    assert_eq!(s.rip, 0x10_0001, "HLT completed");
+    // Protected mode: CS = 18h (32-bit code), paging off, EFER 0.
+    let o = x86lab(&[
+        "run",
+        "--mode",
+        "protected",
+        "--state-out",
+        "-",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = x86lab_emulator::CpuState::from_json(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!((s.cr0, s.cr4, s.efer), (0x31, 0, 0));
+    assert_eq!(s.cs.selector, 0x18);
+    assert!(s.cs.db() && !s.cs.long());
+    assert_eq!(s.cs.limit, 0xffff_ffff);
+}
