@@ -212,16 +212,7 @@ impl Cpu {
         } else {
             let size = if gate16 { 2 } else { 4 };
             if inward {
-                let (ss_sel, esp) = self.tss_stack_legacy(new_cpl, ext)?;
-                let ss = self.inner_ss(ss_sel, new_cpl, ext)?;
-                f = Frame {
-                    ss,
-                    sp: esp,
-                    width: if ss.db() { 4 } else { 2 },
-                    long: false,
-                    user: false,
-                    err: sel_code(ss_sel, ext),
-                };
+                f = self.inner_frame_legacy(new_cpl, ext)?;
                 self.frame_push(&mut f, u64::from(old_ss.selector), size)?;
                 self.frame_push(&mut f, old_sp, size)?;
             } else {

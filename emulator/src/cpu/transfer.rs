@@ -155,6 +155,21 @@ impl Cpu {
         Ok(rsp)
     }
 
+    /// The stack of privilege `new_cpl` from a legacy (16- or 32-bit) TSS, checked: the
+    /// frame an inward transfer or delivery pushes on.
+    pub(crate) fn inner_frame_legacy(&mut self, new_cpl: u8, ext: u32) -> X<Frame> {
+        let (ss_sel, esp) = self.tss_stack_legacy(new_cpl, ext)?;
+        let ss = self.inner_ss(ss_sel, new_cpl, ext)?;
+        Ok(Frame {
+            ss,
+            sp: esp,
+            width: if ss.db() { 4 } else { 2 },
+            long: false,
+            user: new_cpl == 3,
+            err: sel_code(ss_sel, ext),
+        })
+    }
+
     /// The checks of the SS an inward transfer loads from the TSS (faults are #TS).
     pub(crate) fn inner_ss(&mut self, sel: u16, cpl: u8, ext: u32) -> X<Segment> {
         let ts = |s: u16| Exc::with_code(Vector::TS, sel_code(s, ext));
@@ -323,8 +338,21 @@ impl Cpu {
         Ok(((lo >> 16) as u16, off, ((lo >> 32) & 0x1f) as u32, size))
     }
 
-    fn task_switch_unimplemented(&self) -> Exc {
-        self.unimplemented("task switches through task gates and TSS descriptors")
+    /// What a far JMP or CALL selector names: a code segment (its cache and raw
+    /// descriptor) or a call gate. Task gates and TSS descriptors (task switches) are not
+    /// implemented; any other system descriptor is #GP(selector).
+    fn far_destination(&mut self, sel: u16) -> X<Option<(Segment, u64)>> {
+        let (c, d) = self.target_descriptor(sel, 0)?;
+        if c.attributes & attr::S != 0 {
+            return Ok(Some((c, d)));
+        }
+        match c.attributes & 0xf {
+            sys::CALL_GATE | sys::CALL_GATE16 => Ok(None),
+            sys::TASK_GATE | sys::TSS16_AVAILABLE | sys::TSS_AVAILABLE => {
+                Err(self.unimplemented("task switches through task gates and TSS descriptors"))
+            }
+            _ => Err(Exc::with_code(Vector::GP, sel_code(sel, 0))),
+        }
     }
 
     /// A far JMP to `sel:off`.
@@ -339,20 +367,12 @@ impl Cpu {
             return Ok(());
         }
         let cpl = self.s.cpl();
-        let (c, d) = self.target_descriptor(sel, 0)?;
-        if c.attributes & attr::S != 0 {
+        if let Some((c, d)) = self.far_destination(sel)? {
             self.check_code_target(&c, cpl, None)?;
             self.check_target(&c, off)?;
             self.load_cs(c, d, cpl)?;
             self.s.rip = off;
             return Ok(());
-        }
-        match c.attributes & 0xf {
-            sys::CALL_GATE | sys::CALL_GATE16 => {}
-            sys::TASK_GATE | sys::TSS16_AVAILABLE | sys::TSS_AVAILABLE => {
-                return Err(self.task_switch_unimplemented())
-            }
-            _ => return Err(Exc::with_code(Vector::GP, sel_code(sel, 0))),
         }
         let (tsel, toff, _, _) = self.call_gate(sel, cpl)?;
         let (tc, td) = self.target_descriptor(tsel, 0)?;
@@ -382,24 +402,10 @@ impl Cpu {
             return Ok(());
         }
         let cpl = self.s.cpl();
-        let (c, d) = self.target_descriptor(sel, 0)?;
-        if c.attributes & attr::S != 0 {
+        if let Some((c, d)) = self.far_destination(sel)? {
             self.check_code_target(&c, cpl, None)?;
             self.check_target(&c, off)?;
-            let mut f = self.current_frame();
-            self.frame_push(&mut f, u64::from(old_cs.selector), size)?;
-            self.frame_push(&mut f, ret, size)?;
-            self.load_cs(c, d, cpl)?;
-            self.commit_frame(&f);
-            self.s.rip = off;
-            return Ok(());
-        }
-        match c.attributes & 0xf {
-            sys::CALL_GATE | sys::CALL_GATE16 => {}
-            sys::TASK_GATE | sys::TSS16_AVAILABLE | sys::TSS_AVAILABLE => {
-                return Err(self.task_switch_unimplemented())
-            }
-            _ => return Err(Exc::with_code(Vector::GP, sel_code(sel, 0))),
+            return self.call_same_level(c, d, off, size);
         }
         let (tsel, toff, params, gsize) = self.call_gate(sel, cpl)?;
         let (tc, td) = self.target_descriptor(tsel, 0)?;
@@ -407,13 +413,7 @@ impl Cpu {
         self.check_target(&tc, toff)?;
         let conforming = tc.attributes & attr::DC != 0;
         if conforming || tc.dpl() == cpl {
-            let mut f = self.current_frame();
-            self.frame_push(&mut f, u64::from(old_cs.selector), gsize)?;
-            self.frame_push(&mut f, ret, gsize)?;
-            self.load_cs(tc, td, cpl)?;
-            self.commit_frame(&f);
-            self.s.rip = toff;
-            return Ok(());
+            return self.call_same_level(tc, td, toff, gsize);
         }
         // A call to a more privileged level: switch to the stack the TSS holds for it.
         let new_cpl = tc.dpl();
@@ -431,16 +431,7 @@ impl Cpu {
                 err: 0,
             };
         } else {
-            let (ss_sel, esp) = self.tss_stack_legacy(new_cpl, 0)?;
-            let ss = self.inner_ss(ss_sel, new_cpl, 0)?;
-            f = Frame {
-                ss,
-                sp: esp,
-                width: if ss.db() { 4 } else { 2 },
-                long: false,
-                user: false,
-                err: sel_code(ss_sel, 0),
-            };
+            f = self.inner_frame_legacy(new_cpl, 0)?;
         }
         // The parameters are read from the old stack before anything is written.
         let mut copied = Vec::with_capacity(params as usize);
@@ -460,6 +451,19 @@ impl Cpu {
         self.s.ss = f.ss;
         self.s.gpr[RSP] = f.sp;
         self.s.rip = toff;
+        Ok(())
+    }
+
+    /// The rest of a far CALL that stays at the current privilege level: push CS and the
+    /// return address (`size` bytes each) on the current stack, load CS, jump.
+    fn call_same_level(&mut self, c: Segment, raw: u64, off: u64, size: u32) -> X {
+        let (ret, old_cs) = (self.s.rip, self.s.cs.selector);
+        let mut f = self.current_frame();
+        self.frame_push(&mut f, u64::from(old_cs), size)?;
+        self.frame_push(&mut f, ret, size)?;
+        self.load_cs(c, raw, self.s.cpl())?;
+        self.commit_frame(&f);
+        self.s.rip = off;
         Ok(())
     }
 
