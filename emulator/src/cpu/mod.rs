@@ -259,10 +259,12 @@ impl Cpu {
         let rflags = self.s.rflags;
         // Instruction breakpoints: a fault before the instruction begins, unless RF.
         if self.exec_bp_armed && rflags & fl::RF == 0 {
-            let mut lin = self.s.cs.base.wrapping_add(rip);
-            if self.s.mode() != CpuMode::Long64 {
-                lin &= 0xffff_ffff;
-            }
+            // The linear address of the instruction (CS.base is 0 in 64-bit mode).
+            let lin = if self.s.mode() == CpuMode::Long64 {
+                rip
+            } else {
+                self.s.cs.base.wrapping_add(rip) & 0xffff_ffff
+            };
             let hits = self.exec_breakpoints(lin);
             if hits != 0 {
                 self.s.debug.dr6 = (self.s.debug.dr6 & !0xf) | hits;
