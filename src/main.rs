@@ -1,4 +1,4 @@
-//! `x86lab`: run x86 programs on a software CPU (and, later, on KVM) and watch what they do.
+//! `x86lab`: run x86 programs on a software CPU or on KVM and watch what they do.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,14 +36,20 @@ enum Command {
     /// Console output (port 0xE9 and the serial port 0x3F8) goes to stdout. Exit status:
     /// 0 when the guest halts, the low 8 bits of the value the guest writes to port 0xF4,
     /// 124 when --max-instructions or --timeout ends the run, 125 on a triple fault, 126 at
-    /// an instruction or exception this CPU does not support yet, 1 for bad input.
+    /// an instruction or exception this CPU does not support (or, on KVM, when the host
+    /// cannot go on), 1 for bad input.
     Run(RunArgs),
+    /// Say what KVM is on this host: hardware-assisted or not, what runs natively, the API
+    /// version and the capabilities x86lab uses.
+    KvmInfo,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
     /// The software CPU.
     Emulator,
+    /// The processor, through Linux KVM (/dev/kvm).
+    Kvm,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -65,7 +71,8 @@ struct RunArgs {
     /// Load address of a flat binary (default 0x7c00 in real mode, 0x100000 otherwise).
     #[arg(long, value_parser = parse_number)]
     load: Option<u64>,
-    /// Stop after this many instructions.
+    /// Stop after this many instructions (emulator only: KVM does not count the
+    /// instructions a guest runs; use --timeout there).
     #[arg(long, value_parser = parse_number)]
     max_instructions: Option<u64>,
     /// Stop after this many seconds of wall time.
@@ -101,6 +108,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(&args),
+        Command::KvmInfo => kvm_info(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -111,6 +119,12 @@ fn main() -> ExitCode {
     }
 }
 
+fn kvm_info() -> Result<u8> {
+    let info = x86lab_kvm::KvmInfo::probe()?;
+    print!("{info}");
+    Ok(0)
+}
+
 fn run(args: &RunArgs) -> Result<u8> {
     let image = std::fs::read(&args.file)
         .with_context(|| format!("cannot read `{}`", args.file.display()))?;
@@ -118,8 +132,12 @@ fn run(args: &RunArgs) -> Result<u8> {
         ram_size: args.ram,
         ..MemoryLayout::default()
     };
+    if args.backend == Backend::Kvm && args.max_instructions.is_some() {
+        bail!("--max-instructions works only with --backend emulator: KVM does not count the instructions a guest runs (use --timeout)");
+    }
     let mut machine: Box<dyn Machine> = match args.backend {
         Backend::Emulator => Box::new(Cpu::new(layout)?),
+        Backend::Kvm => Box::new(x86lab_kvm::KvmMachine::new(layout)?),
     };
     let opts = LoadOptions {
         mode: args.mode.map(|m| match m {
@@ -140,10 +158,13 @@ fn run(args: &RunArgs) -> Result<u8> {
     };
     let started = std::time::Instant::now();
     let mut stdout = std::io::stdout().lock();
-    // Run in slices so console output streams and the limits are enforced.
+    // Run in slices so console output streams and the limits are enforced: slices of
+    // instructions on the software CPU, of time on KVM (which cannot count instructions).
     const SLICE: u64 = 1 << 20;
+    const TIME_SLICE: Duration = Duration::from_millis(100);
+    let counts = machine.instructions_retired().is_some();
     let event = loop {
-        let done = machine.instructions_retired();
+        let done = machine.instructions_retired().unwrap_or(0);
         let slice = match args.max_instructions {
             Some(max) if done >= max => break Event::LimitReached(Limit::Instructions),
             Some(max) => SLICE.min(max - done),
@@ -154,22 +175,38 @@ fn run(args: &RunArgs) -> Result<u8> {
             Some(t) => Some(t - started.elapsed()),
             None => None,
         };
-        let limits = RunLimits {
-            max_instructions: Some(slice),
-            max_time: time_left,
-            ..RunLimits::default()
+        let limits = if counts {
+            RunLimits {
+                max_instructions: Some(slice),
+                max_time: time_left,
+                ..RunLimits::default()
+            }
+        } else {
+            RunLimits {
+                max_time: Some(time_left.map_or(TIME_SLICE, |t| t.min(TIME_SLICE))),
+                ..RunLimits::default()
+            }
         };
         let event = machine.run(&limits)?;
         stdout.write_all(&machine.devices().output().take())?;
         match event {
             Event::LimitReached(Limit::Instructions) => continue,
+            // A time slice on KVM, not the user's timeout.
+            Event::LimitReached(Limit::WallTime)
+                if !counts && timeout.is_none_or(|t| started.elapsed() < t) =>
+            {
+                continue
+            }
             other => break other,
         }
     };
     stdout.write_all(&machine.devices().output().take())?;
     stdout.flush()?;
     let state = machine.state()?;
-    let retired = machine.instructions_retired();
+    let retired = match machine.instructions_retired() {
+        Some(n) => format!("after {n} instructions"),
+        None => format!("after {:.3} s", started.elapsed().as_secs_f64()),
+    };
     let code = match &event {
         Event::Halted {
             interrupts_enabled: false,
@@ -189,21 +226,18 @@ fn run(args: &RunArgs) -> Result<u8> {
                 Limit::Instructions => "instruction limit",
                 Limit::WallTime => "time limit",
             };
-            eprintln!(
-                "x86lab: {what} reached after {retired} instructions, at rip {:#x}",
-                state.rip
-            );
+            eprintln!("x86lab: {what} reached {retired}, at rip {:#x}", state.rip);
             EXIT_LIMIT
         }
         Event::Shutdown { reason } => {
-            eprintln!("x86lab: triple fault ({reason}) after {retired} instructions; the processor shut down");
+            eprintln!("x86lab: triple fault ({reason}) {retired}; the processor shut down");
             EXIT_TRIPLE_FAULT
         }
         Event::Exception(e) if matches!(e.cause, Cause::Unimplemented { .. }) => {
             eprintln!("x86lab: {e}");
             EXIT_UNSUPPORTED
         }
-        Event::Undeliverable { .. } => {
+        Event::Undeliverable { .. } | Event::HostFailure { .. } => {
             eprintln!("x86lab: {event}; the run stops here");
             EXIT_UNSUPPORTED
         }

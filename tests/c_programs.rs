@@ -11,7 +11,12 @@
 //!   directly on this machine's CPU.
 //!
 //! The native run's stdout and exit status are the expected result; nothing
-//! is stored by hand. The 32-bit builds need gcc's multilib support
+//! is stored by hand.
+//!
+//! The -O2 builds also run on KVM (`--backend kvm`) where /dev/kvm is usable:
+//! same output, same exit status, and the same final state as the software CPU
+//! (all of `--state-out` but the TSC). Without KVM that part is skipped with a
+//! note, or fails under `X86LAB_REQUIRE_KVM=1` (set by `.ci/run`). The 32-bit builds need gcc's multilib support
 //! (gcc-multilib on Debian, installed by scripts/setup.sh); without it they
 //! are skipped with a note on stderr, as is everything when gcc is missing.
 
@@ -125,6 +130,7 @@ fn check(name: &str, bits: u32, opt: &str) -> Option<String> {
     gcc(&args, &format!("guest {tag}"));
 
     let want = run(&mut Command::new(&native), &format!("native {tag}"));
+    let emu_state = dir.join(format!("{tag}.emu.json"));
     let got = run(
         Command::new(env!("CARGO_BIN_EXE_x86lab"))
             .arg("run")
@@ -132,6 +138,8 @@ fn check(name: &str, bits: u32, opt: &str) -> Option<String> {
             .arg(MAX_INSTRUCTIONS)
             .arg("--timeout")
             .arg(TIMEOUT_SECONDS)
+            .arg("--state-out")
+            .arg(&emu_state)
             .arg(&guest),
         &format!("x86lab run {tag}"),
     );
@@ -144,15 +152,74 @@ fn check(name: &str, bits: u32, opt: &str) -> Option<String> {
         "the native build of {tag} failed its own checks:\n{}",
         String::from_utf8_lossy(&want.stdout)
     );
-    if got.status.code() == want.status.code() && got.stdout == want.stdout {
-        return None;
+    if got.status.code() != want.status.code() || got.stdout != want.stdout {
+        return Some(format!(
+            "{tag}: x86lab exit status {} (native 0)\n{}\n--- x86lab stderr ---\n{}",
+            describe_status(got.status.code()),
+            first_difference(&want.stdout, &got.stdout),
+            String::from_utf8_lossy(&got.stderr)
+        ));
     }
-    Some(format!(
-        "{tag}: x86lab exit status {} (native 0)\n{}\n--- x86lab stderr ---\n{}",
-        describe_status(got.status.code()),
-        first_difference(&want.stdout, &got.stdout),
-        String::from_utf8_lossy(&got.stderr)
-    ))
+    if opt == "-O2" && kvm_usable(&tag) {
+        return check_on_kvm(&tag, &guest, &want, &emu_state);
+    }
+    None
+}
+
+/// Whether /dev/kvm can run guests; says why not (or fails, under X86LAB_REQUIRE_KVM=1).
+fn kvm_usable(tag: &str) -> bool {
+    match x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()) {
+        Ok(_) => true,
+        Err(e) if std::env::var("X86LAB_REQUIRE_KVM").as_deref() == Ok("1") => {
+            panic!("X86LAB_REQUIRE_KVM=1, but KVM is not usable: {e}")
+        }
+        Err(e) => {
+            skip(&format!("C program {tag} on KVM: {e}"));
+            false
+        }
+    }
+}
+
+/// Runs the guest on KVM: the native output and exit status, and the emulator's final
+/// state but for the TSC.
+fn check_on_kvm(tag: &str, guest: &Path, want: &Output, emu_state: &Path) -> Option<String> {
+    let kvm_state = emu_state.with_extension("kvm.json");
+    let got = run(
+        Command::new(env!("CARGO_BIN_EXE_x86lab"))
+            .args([
+                "run",
+                "--backend",
+                "kvm",
+                "--timeout",
+                TIMEOUT_SECONDS,
+                "--state-out",
+            ])
+            .arg(&kvm_state)
+            .arg(guest),
+        &format!("x86lab run --backend kvm {tag}"),
+    );
+    if got.status.code() != want.status.code() || got.stdout != want.stdout {
+        return Some(format!(
+            "{tag} on KVM: exit status {} (native 0)\n{}\n--- stderr ---\n{}",
+            describe_status(got.status.code()),
+            first_difference(&want.stdout, &got.stdout),
+            String::from_utf8_lossy(&got.stderr)
+        ));
+    }
+    let load = |p: &Path| {
+        let mut s = x86lab_emulator::CpuState::from_json(&fs::read_to_string(p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        s.tsc = 0;
+        s
+    };
+    let (e, k) = (load(emu_state), load(&kvm_state));
+    (e != k).then(|| {
+        format!(
+            "{tag}: the final state on KVM differs from the emulator's\n--- emulator\n{}\n--- kvm\n{}",
+            e.to_json(),
+            k.to_json()
+        )
+    })
 }
 
 fn run_program(name: &str) {

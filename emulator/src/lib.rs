@@ -27,7 +27,7 @@
 //! let event = cpu.run(&RunLimits { max_instructions: Some(1000), ..RunLimits::default() })?;
 //! assert_eq!(event, Event::Halted { interrupts_enabled: false });
 //! assert_eq!(cpu.devices().output().take(), b"hi");
-//! assert_eq!(cpu.instructions_retired(), 6);
+//! assert_eq!(cpu.instructions_retired(), Some(6));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -175,6 +175,10 @@ pub enum Event {
     Shutdown { reason: String },
     /// A limit of the run was reached.
     LimitReached(Limit),
+    /// The host could not run the guest any further: on KVM an internal error (for example
+    /// an instruction the host kernel's emulator cannot emulate) or a refused VM entry.
+    /// `reason` names it. Not a guest exception: the guest state is where the host stopped.
+    HostFailure { reason: String },
 }
 
 impl fmt::Display for Event {
@@ -197,6 +201,7 @@ impl fmt::Display for Event {
             Event::Shutdown { reason } => write!(f, "triple fault: {reason}"),
             Event::LimitReached(Limit::Instructions) => write!(f, "instruction limit reached"),
             Event::LimitReached(Limit::WallTime) => write!(f, "time limit reached"),
+            Event::HostFailure { reason } => write!(f, "the host could not go on: {reason}"),
         }
     }
 }
@@ -204,7 +209,9 @@ impl fmt::Display for Event {
 /// Limits of one `run`.
 #[derive(Clone, Debug, Default)]
 pub struct RunLimits {
-    /// Stop after this many instructions (REP iterations count one each).
+    /// Stop after this many instructions (REP iterations count one each). Only backends
+    /// that count instructions accept it; KVM refuses a run with it
+    /// ([`MachineError::Unsupported`]).
     pub max_instructions: Option<u64>,
     /// Stop after this much wall time (checked every few thousand instructions).
     pub max_time: Option<Duration>,
@@ -222,6 +229,9 @@ pub enum MachineError {
     InvalidState(String),
     #[error("{0}")]
     Backend(String),
+    /// The backend cannot do what was asked (for example count instructions on KVM).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// An x86 machine: CPU state, guest memory and port devices.
@@ -243,6 +253,8 @@ pub trait Machine {
     fn step(&mut self) -> Result<Event, MachineError>;
     /// Runs until something other than [`Event::Stepped`] happens or a limit is reached.
     fn run(&mut self, limits: &RunLimits) -> Result<Event, MachineError>;
-    /// Instructions retired since the machine was created.
-    fn instructions_retired(&self) -> u64;
+    /// Instructions retired since the machine was created, where the backend can count
+    /// them (the software CPU); `None` where it cannot (KVM: the processor runs the guest
+    /// without counting for the host).
+    fn instructions_retired(&self) -> Option<u64>;
 }

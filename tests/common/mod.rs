@@ -22,6 +22,12 @@ pub fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
+/// Tells the person running the tests something worth knowing that is not a failure (a
+/// known limitation of this host that the test checked), on the unhidden stderr handle.
+pub fn note(what: &str) {
+    let _ = writeln!(std::io::stderr(), "NOTE: {what}");
+}
+
 /// Describes where `actual` first differs from `expected`, line by line.
 pub fn first_difference(expected: &[u8], actual: &[u8]) -> String {
     let mut exp_lines = expected.split(|&b| b == b'\n');

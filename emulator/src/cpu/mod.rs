@@ -503,7 +503,7 @@ impl Machine for Cpu {
         }
     }
 
-    fn instructions_retired(&self) -> u64 {
-        self.retired
+    fn instructions_retired(&self) -> Option<u64> {
+        Some(self.retired)
     }
 }
