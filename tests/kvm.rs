@@ -1,0 +1,351 @@
+//! The KVM backend against the software CPU.
+//!
+//! - Every boot and system program of tests/programs runs under `x86lab run --backend kvm`
+//!   and must print exactly what it prints under the emulator (which its `.expected` file
+//!   holds, from QEMU) and end with the same exit status and the same final state (all of
+//!   `--state-out` but the TSC, which counts time on KVM and instructions in the emulator).
+//! - A sequence is single-stepped on both backends: the same RIP and RCX after every step.
+//!
+//! These tests need /dev/kvm. Where it is not usable they print why and pass, unless
+//! `X86LAB_REQUIRE_KVM=1` (set by `.ci/run`), which makes that a failure.
+//!
+//! On hosts whose KVM runs without VT-x/AMD-V (PVM, as on this project's build machines),
+//! real-mode, 32-bit and CPL 0 code is run by the host kernel's instruction emulator, which
+//! does not emulate every instruction, and paravirtual details change what SYSCALL and
+//! compatibility mode do. [`pvm_limitation`] lists, per program, what such a host does
+//! instead; the test checks that exactly that happens (so a change of the host is noticed)
+//! and prints the limitation. On a hardware-assisted host every program must match.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use x86lab_emulator::{Cpu, CpuState, Event, Machine, MemoryLayout};
+use x86lab_kvm::{KvmMachine, Regime};
+
+mod common;
+
+use common::{first_difference, note, skip, tool_available};
+
+/// Whether KVM can be used; says why not (or fails, under X86LAB_REQUIRE_KVM=1).
+fn kvm_usable(what: &str) -> Option<Regime> {
+    match KvmMachine::new(MemoryLayout::default()) {
+        Ok(m) => Some(m.info().regime.clone()),
+        Err(e) => {
+            if std::env::var("X86LAB_REQUIRE_KVM").as_deref() == Ok("1") {
+                panic!("X86LAB_REQUIRE_KVM=1, but KVM is not usable: {e}");
+            }
+            skip(&format!("{what}: KVM is not usable here: {e}"));
+            None
+        }
+    }
+}
+
+/// What a host without hardware virtualization (PVM) does with a program, if not what
+/// the emulator does: (how the run ends, the limitation in words).
+fn pvm_limitation(suite: &str, name: &str) -> Option<(Ending, &'static str)> {
+    use Ending::*;
+    Some(match (suite, name) {
+        ("boot", "bcd") => (
+            HostFailure("instruction bytes 27"),
+            "the host kernel's emulator cannot emulate DAA",
+        ),
+        ("boot", "loops_stack") => (
+            HostFailure("instruction bytes c8"),
+            "the host kernel's emulator cannot emulate ENTER",
+        ),
+        ("boot", "int_soft") => (
+            TimesOut,
+            "INT 80h in real mode never completes (PVM keeps re-entering it)",
+        ),
+        ("system", "debug") => (
+            HostFailure("instruction bytes cc"),
+            "the host's emulator ignores the MOV SS shadow for TF and reports no data \
+             breakpoint, and INT3 at 64-bit CPL 0 is an emulation failure",
+        ),
+        ("system", "descriptors") => (
+            HostFailure("instruction bytes 63"),
+            "the host kernel's emulator cannot emulate ARPL",
+        ),
+        ("system", "modes") => (
+            HostFailure("instruction bytes cf"),
+            "the host kernel's emulator cannot emulate IRETD in protected mode",
+        ),
+        ("system", "paging") => (
+            HostFailure("instruction bytes cf"),
+            "with 32-bit paging (CR4.PSE) nothing runs as on hardware after CR0.PG is set \
+             (an exception follows at once), and IRETD in protected mode cannot be emulated",
+        ),
+        ("system", "protected") => (
+            HostFailure("instruction bytes 0f 02"),
+            "the host kernel's emulator cannot emulate LAR",
+        ),
+        ("system", "gates64") => (
+            TripleFault,
+            "compatibility mode at CPL 3 (IRETQ to a 32-bit code segment) ends in a triple fault",
+        ),
+        ("system", "user") => (
+            TripleFault,
+            "SYSCALL does not enter the guest kernel at CPL 0 (PVM reserves it for its \
+             paravirtual guests), so the kernel's OUT faults at CPL 3 and the program \
+             triple-faults",
+        ),
+        _ => return None,
+    })
+}
+
+/// How a run on a limited host ends.
+#[derive(Debug)]
+enum Ending {
+    /// `Event::HostFailure` naming these instruction bytes (exit status 126).
+    HostFailure(&'static str),
+    /// Still running at the timeout (exit status 124).
+    TimesOut,
+    /// KVM_EXIT_SHUTDOWN (exit status 125).
+    TripleFault,
+}
+
+fn programs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs")
+}
+
+fn assemble(suite: &str, name: &str) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kvm");
+    fs::create_dir_all(&out).unwrap();
+    let bin = out.join(format!("{suite}-{name}.bin"));
+    let o = Command::new("nasm")
+        .arg("-f")
+        .arg("bin")
+        .arg("-i")
+        .arg(format!("{}/", programs_dir().join(suite).display()))
+        .arg("-i")
+        .arg(format!("{}/", programs_dir().join("boot").display()))
+        .arg("-o")
+        .arg(&bin)
+        .arg(programs_dir().join(suite).join(format!("{name}.asm")))
+        .output()
+        .expect("cannot run nasm");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    bin
+}
+
+fn x86lab_run(backend: &str, bin: &Path, state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args([
+            "run",
+            "--backend",
+            backend,
+            "--timeout",
+            "20",
+            "--state-out",
+        ])
+        .arg(state)
+        .arg(bin)
+        .output()
+        .expect("cannot run x86lab")
+}
+
+/// The state without the TSC (time on KVM, instructions in the emulator) and without the
+/// six status flags, which the program's last arithmetic instruction may leave undefined
+/// (they are compared, and a difference reported, separately).
+fn comparable(path: &Path) -> CpuState {
+    let mut s = CpuState::from_json(&fs::read_to_string(path).unwrap()).unwrap();
+    s.tsc = 0;
+    s.rflags &= !x86lab_emulator::state::flags::STATUS;
+    s
+}
+
+fn status_flags(path: &Path) -> u64 {
+    let s = CpuState::from_json(&fs::read_to_string(path).unwrap()).unwrap();
+    s.rflags & x86lab_emulator::state::flags::STATUS
+}
+
+fn programs(suite: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(programs_dir().join(suite))
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            n.strip_suffix(".asm").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn compare_suite(suite: &str) {
+    let Some(regime) = kvm_usable(&format!("KVM {suite} programs")) else {
+        return;
+    };
+    if !tool_available("nasm", "-v") {
+        skip(&format!(
+            "KVM {suite} programs: nasm is not on PATH (scripts/setup.sh installs it)"
+        ));
+        return;
+    }
+    let pvm = matches!(&regime, Regime::SoftwareOnly { module: Some(m) } if m == "kvm_pvm");
+    let mut failures = Vec::new();
+    for name in programs(suite) {
+        let bin = assemble(suite, &name);
+        let dir = bin.parent().unwrap().to_path_buf();
+        let (es, ks) = (
+            dir.join(format!("{name}.emu.json")),
+            dir.join(format!("{name}.kvm.json")),
+        );
+        let emu = x86lab_run("emulator", &bin, &es);
+        let kvm = x86lab_run("kvm", &bin, &ks);
+        let stderr = String::from_utf8_lossy(&kvm.stderr);
+        if let (true, Some((ending, why))) = (pvm, pvm_limitation(suite, &name)) {
+            let ok = match ending {
+                Ending::HostFailure(bytes) => {
+                    kvm.status.code() == Some(126) && stderr.contains(bytes)
+                }
+                Ending::TimesOut => kvm.status.code() == Some(124),
+                Ending::TripleFault => kvm.status.code() == Some(125),
+            };
+            if ok {
+                let agree = if emu.stdout.starts_with(&kvm.stdout) {
+                    "the output up to there matches the emulator's".to_string()
+                } else {
+                    first_difference(&emu.stdout, &kvm.stdout)
+                };
+                note(&format!(
+                    "KVM {suite}/{name}: host limitation (kvm_pvm, no VT-x/AMD-V), checked: \
+                     {why}; {agree}"
+                ));
+            } else {
+                failures.push(format!(
+                    "{suite}/{name}: expected the known kvm_pvm limitation ({ending:?}: {why}), \
+                     got exit status {:?}, stderr: {stderr}\n{}",
+                    kvm.status.code(),
+                    first_difference(&emu.stdout, &kvm.stdout)
+                ));
+            }
+            continue;
+        }
+        if kvm.stdout != emu.stdout || kvm.status.code() != emu.status.code() {
+            failures.push(format!(
+                "{suite}/{name}: exit status kvm {:?}, emulator {:?}; {}\nkvm stderr: {stderr}",
+                kvm.status.code(),
+                emu.status.code(),
+                first_difference(&emu.stdout, &kvm.stdout)
+            ));
+            continue;
+        }
+        let (e, k) = (comparable(&es), comparable(&ks));
+        let (ef, kf) = (status_flags(&es), status_flags(&ks));
+        if ef != kf {
+            note(&format!(
+                "KVM {suite}/{name}: the final status flags differ (emulator {ef:#x}, KVM \
+                 {kf:#x}); the program's last arithmetic instruction leaves some undefined"
+            ));
+        }
+        if e != k {
+            failures.push(format!(
+                "{suite}/{name}: the final states differ\n--- emulator\n{}\n--- kvm\n{}",
+                e.to_json(),
+                k.to_json()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn boot_programs_match_the_emulator() {
+    compare_suite("boot");
+}
+
+#[test]
+fn system_programs_match_the_emulator() {
+    compare_suite("system");
+}
+
+/// Real-mode code at 7C00h: arithmetic, a REP MOVSB of 3 bytes, an OUT, a jump, HLT.
+const STEP_CODE: &[u8] = &[
+    0xb8, 0x05, 0x00, // mov ax, 5
+    0x83, 0xc0, 0x03, // add ax, 3
+    0xbe, 0x00, 0x80, // mov si, 0x8000
+    0xbf, 0x00, 0x81, // mov di, 0x8100
+    0xb9, 0x03, 0x00, // mov cx, 3
+    0xfc, // cld
+    0xf3, 0xa4, // rep movsb
+    0xb0, 0x78, // mov al, 'x'
+    0xe6, 0xe9, // out 0xe9, al
+    0xeb, 0x00, // jmp short $+2
+    0xf4, // hlt
+];
+
+/// (RIP, RCX, event) after each step until the machine halts.
+fn step_trace(m: &mut dyn Machine) -> Vec<(u64, u64, Event)> {
+    m.set_state(&CpuState::real_mode(0, 0x7c00)).unwrap();
+    m.memory_mut().load(0x7c00, STEP_CODE).unwrap();
+    m.memory_mut().load(0x8000, b"abc").unwrap();
+    let mut trace = Vec::new();
+    for _ in 0..40 {
+        let e = m.step().unwrap();
+        let s = m.state().unwrap();
+        let halted = matches!(e, Event::Halted { .. });
+        trace.push((s.rip, s.gpr[1] & 0xffff, e));
+        if halted {
+            break;
+        }
+    }
+    trace
+}
+
+#[test]
+fn single_steps_match_the_emulator() {
+    if kvm_usable("KVM single-step").is_none() {
+        return;
+    }
+    let mut kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    let mut cpu = Cpu::new(MemoryLayout::default()).unwrap();
+    let k = step_trace(&mut kvm);
+    let e = step_trace(&mut cpu);
+    // The emulator: one instruction per step, one iteration per step of REP MOVSB (RIP
+    // stays on it, CX counts down), HLT as the last step.
+    assert_eq!(e.len(), 13, "{e:?}");
+    assert_eq!(
+        &e[6..9].iter().map(|t| (t.0, t.1)).collect::<Vec<_>>(),
+        &[(0x7c10, 2), (0x7c10, 1), (0x7c12, 0)]
+    );
+    assert_eq!(
+        k, e,
+        "KVM (left) and the emulator (right) stepped differently"
+    );
+    assert_eq!(kvm.devices().output().take(), b"x");
+    let mut copied = [0u8; 3];
+    kvm.memory().read(0x8100, &mut copied);
+    assert_eq!(&copied, b"abc");
+}
+
+/// Runs STEP_CODE with a breakpoint on the OUT (7C14h): the run stops before it, then a
+/// second run goes on to the HLT.
+fn breakpoint_trace(m: &mut dyn Machine) -> (Event, u64, Event) {
+    m.set_state(&CpuState::real_mode(0, 0x7c00)).unwrap();
+    m.memory_mut().load(0x7c00, STEP_CODE).unwrap();
+    let limits = x86lab_emulator::RunLimits {
+        breakpoints: vec![0x7c14],
+        max_time: Some(std::time::Duration::from_secs(10)),
+        ..x86lab_emulator::RunLimits::default()
+    };
+    let first = m.run(&limits).unwrap();
+    let rip = m.state().unwrap().rip;
+    let second = m.run(&limits).unwrap();
+    (first, rip, second)
+}
+
+#[test]
+fn breakpoints_stop_before_the_instruction_on_both_backends() {
+    if kvm_usable("KVM breakpoints").is_none() {
+        return;
+    }
+    let mut kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    let mut cpu = Cpu::new(MemoryLayout::default()).unwrap();
+    let e = breakpoint_trace(&mut cpu);
+    assert_eq!(e.0, Event::Breakpoint { address: 0x7c14 });
+    assert_eq!(e.1, 0x7c14, "stopped before the OUT");
+    assert!(matches!(e.2, Event::Halted { .. }), "then ran on: {}", e.2);
+    assert_eq!(breakpoint_trace(&mut kvm), e);
+    assert_eq!(kvm.devices().output().take(), b"x", "the OUT ran once");
+}
