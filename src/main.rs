@@ -84,6 +84,10 @@ struct RunArgs {
     /// Write the final CPU state as JSON to this file ("-" for stdout, after the output).
     #[arg(long)]
     state_out: Option<PathBuf>,
+    /// Print the backend's counters to stderr after the run: on KVM, the vCPU's VM exits
+    /// by kind, instructions the host emulated and halts (KVM's binary statistics).
+    #[arg(long)]
+    stats: bool,
 }
 
 fn parse_number(s: &str) -> Result<u64, String> {
@@ -246,6 +250,14 @@ fn run(args: &RunArgs) -> Result<u8> {
             EXIT_UNSUPPORTED
         }
     };
+    if args.stats {
+        let stats = machine.statistics()?;
+        let width = stats.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        eprintln!("{} statistics:", machine.backend());
+        for (name, value) in stats {
+            eprintln!("  {name:<width$} {value:>12}");
+        }
+    }
     if let Some(path) = &args.state_out {
         let json = state.to_json();
         if path.as_os_str() == "-" {

@@ -349,3 +349,26 @@ fn breakpoints_stop_before_the_instruction_on_both_backends() {
     assert_eq!(breakpoint_trace(&mut kvm), e);
     assert_eq!(kvm.devices().output().take(), b"x", "the OUT ran once");
 }
+
+#[test]
+fn kvm_statistics_count_the_exits_of_a_run() {
+    if kvm_usable("KVM statistics").is_none() {
+        return;
+    }
+    // mov cx, 10 ; l: out 0xe9, al ; loop l ; hlt: ten I/O exits and one HLT exit, each
+    // a VM exit to this process.
+    let code = [0xb9, 0x0a, 0x00, 0xe6, 0xe9, 0xe2, 0xfc, 0xf4];
+    let mut kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    kvm.set_state(&CpuState::real_mode(0, 0x7c00)).unwrap();
+    kvm.memory_mut().load(0x7c00, &code).unwrap();
+    let before: std::collections::HashMap<String, u64> =
+        kvm.statistics().unwrap().into_iter().collect();
+    let e = kvm.run(&x86lab_emulator::RunLimits::default()).unwrap();
+    assert!(matches!(e, Event::Halted { .. }), "{e}");
+    let after: std::collections::HashMap<String, u64> =
+        kvm.statistics().unwrap().into_iter().collect();
+    let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    assert_eq!(delta("halt_exits"), 1, "{after:?}");
+    assert!(delta("exits") >= 11, "{after:?}");
+    assert_eq!(kvm.devices().output().take().len(), 10);
+}

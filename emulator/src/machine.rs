@@ -257,4 +257,7 @@ pub trait Machine {
     /// them (the software CPU); `None` where it cannot (KVM: the processor runs the guest
     /// without counting for the host).
     fn instructions_retired(&self) -> Option<u64>;
+    /// The backend's own counters, by name (on KVM: VM exits by kind, instructions the
+    /// host emulated, halts; on the software CPU: instructions retired).
+    fn statistics(&mut self) -> Result<Vec<(String, u64)>, MachineError>;
 }

@@ -506,4 +506,8 @@ impl Machine for Cpu {
     fn instructions_retired(&self) -> Option<u64> {
         Some(self.retired)
     }
+
+    fn statistics(&mut self) -> Result<Vec<(String, u64)>, MachineError> {
+        Ok(vec![("instructions_retired".to_string(), self.retired)])
+    }
 }
