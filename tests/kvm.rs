@@ -372,3 +372,86 @@ fn kvm_statistics_count_the_exits_of_a_run() {
     assert!(delta("exits") >= 11, "{after:?}");
     assert_eq!(kvm.devices().output().take().len(), 10);
 }
+
+/// Loads an ELF the way `x86lab run` does.
+fn load_elf(m: &mut dyn Machine, path: &Path) {
+    let image = fs::read(path).unwrap();
+    x86lab::load::load(m, &image, &x86lab::load::LoadOptions::default()).unwrap();
+}
+
+#[test]
+fn a_compiled_program_steps_identically_for_thousands_of_instructions() {
+    // The first 20000 instructions of a gcc-built program in 64-bit mode at CPL 0 (its
+    // start-up code, calls, loops, string formatting), one step at a time on both
+    // backends: after every step the general registers, RIP and every flag the executed
+    // instruction defines must agree (iced-x86 says which flags it leaves undefined).
+    if kvm_usable("KVM stepping a C program").is_none() {
+        return;
+    }
+    let elf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kvm/step-program.elf");
+    if !tool_available("gcc", "--version") {
+        skip("KVM stepping a C program: gcc is not on PATH");
+        return;
+    }
+    let c = programs_dir().join("c");
+    let o = Command::new("gcc")
+        .current_dir(&c)
+        .args([
+            "-m64",
+            "-O2",
+            "-ffreestanding",
+            "-nostdlib",
+            "-static",
+            "-no-pie",
+            "-fno-pic",
+            "-fno-stack-protector",
+            "-fcf-protection=none",
+            "-mgeneral-regs-only",
+            "-mno-red-zone",
+            "-fno-asynchronous-unwind-tables",
+            "-DX86LAB_GUEST",
+            "-T",
+            "guest.ld",
+            "-o",
+        ])
+        .arg(&elf)
+        .args(["crt0.S", "runtime.c", "formatting.c", "-lgcc"])
+        .output()
+        .expect("cannot run gcc");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    let mut cpu = Cpu::new(MemoryLayout::default()).unwrap();
+    load_elf(&mut kvm, &elf);
+    load_elf(&mut cpu, &elf);
+    for n in 0..20_000 {
+        let before = cpu.state().unwrap();
+        let mut bytes = [0u8; 15];
+        cpu.memory().read(before.rip, &mut bytes);
+        let insn = iced_x86::Decoder::with_ip(64, &bytes, before.rip, 0).decode();
+        let undefined = u64::from(insn.rflags_undefined() & 0x3f);
+        // iced's RflagsBits: OF=1 SF=2 ZF=4 AF=8 CF=0x10 PF=0x20.
+        let undefined_mask = [
+            (1, 1 << 11),
+            (2, 1 << 7),
+            (4, 1 << 6),
+            (8, 1 << 4),
+            (0x10, 1),
+            (0x20, 1 << 2),
+        ]
+        .iter()
+        .filter(|(b, _)| undefined & b != 0)
+        .fold(0u64, |m, (_, f)| m | f);
+        let (ek, ee) = (kvm.step().unwrap(), cpu.step().unwrap());
+        let (k, e) = (kvm.state().unwrap(), cpu.state().unwrap());
+        assert_eq!(
+            (ek.clone(), k.rip, k.gpr, k.rflags & !undefined_mask),
+            (ee.clone(), e.rip, e.gpr, e.rflags & !undefined_mask),
+            "step {n} at {:#x} ({insn}): KVM (left) and the emulator (right) differ",
+            before.rip
+        );
+        if ee != Event::Stepped {
+            break;
+        }
+    }
+    assert_eq!(kvm.devices().output().take(), cpu.devices().output().take());
+}
