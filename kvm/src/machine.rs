@@ -27,9 +27,14 @@
 //!   ends the step with `Event::Halted`, RIP past it;
 //! - an OUT or IN ends the step at its I/O exit, completed at once.
 //!
-//! On hosts without VT-x/AMD-V, 64-bit code at CPL 3 runs natively and KVM's single-step
-//! trap goes to the guest instead of to the host, so `step` there returns
-//! [`MachineError::Unsupported`] saying so.
+//! On hosts without VT-x/AMD-V, 64-bit code at CPL 3 runs natively, and neither KVM's
+//! single-step trap nor its hardware breakpoints reach the host (the #DB goes to the guest,
+//! breakpoints are not seen; `run` with breakpoints in such code does not stop). There
+//! `step` puts a temporary `OUT` at every place the instruction can continue (the next
+//! instruction, the branch target, the return address), raises IOPL so that CPL 3 may
+//! execute it, runs to it, and puts everything back (see `step_user_by_patching`). It
+//! refuses, with [`MachineError::Unsupported`] saying why, instructions that enter the
+//! kernel (INT n, SYSCALL, UD2), that jump into themselves, or that depend on IOPL.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
@@ -458,15 +463,9 @@ impl KvmMachine {
     /// One iteration of a REP string instruction, with the counter trick described in the
     /// module documentation.
     fn step_rep(&mut self, s: &CpuState, i: &iced_x86::Instruction) -> Result<Event, MachineError> {
-        let mask: u64 = match i.op_kind(0).max(i.op_kind(1)) {
-            OpKind::MemorySegSI | OpKind::MemoryESDI | OpKind::MemorySegDI => 0xffff,
-            OpKind::MemorySegESI | OpKind::MemoryESEDI | OpKind::MemorySegEDI => 0xffff_ffff,
-            _ => u64::MAX,
-        };
-        let count = s.gpr[reg::RCX] & mask;
-        if count == 0 {
+        let Some((mask, count)) = rep_counter(s, i) else {
             return self.run_until(None, Debug::SingleStep);
-        }
+        };
         let mut one = s.clone();
         one.gpr[reg::RCX] = (s.gpr[reg::RCX] & !mask) | 1;
         let mut regs = convert::to_kvm_regs(&one);
@@ -488,31 +487,294 @@ impl KvmMachine {
         if event != Event::Stepped && !matches!(event, Event::ExitRequested { .. }) {
             return Ok(event);
         }
-        let left = count - 1;
-        regs.rcx = (regs.rcx & !mask) | left;
-        let zf = regs.rflags & fl::ZF != 0;
-        let stopped_by_flags = match i.mnemonic() {
-            Mnemonic::Cmpsb
-            | Mnemonic::Cmpsw
-            | Mnemonic::Cmpsd
-            | Mnemonic::Cmpsq
-            | Mnemonic::Scasb
-            | Mnemonic::Scasw
-            | Mnemonic::Scasd
-            | Mnemonic::Scasq => (i.has_repe_prefix() && !zf) || (i.has_repne_prefix() && zf),
-            _ => false,
-        };
-        if left != 0 && !stopped_by_flags {
-            regs.rip = s.rip;
-            regs.rflags |= fl::RF;
-        } else {
-            regs.rip = i.next_ip();
-            regs.rflags &= !fl::RF;
-        }
+        rep_finish(&mut regs, s, i, mask, count);
         self.vcpu
             .set_regs(&regs)
             .map_err(backend_error("writing registers"))?;
         Ok(event)
+    }
+}
+
+/// For a REP string instruction with a non-zero counter: (the counter's mask by address
+/// size, the count).
+fn rep_counter(s: &CpuState, i: &iced_x86::Instruction) -> Option<(u64, u64)> {
+    if !(is_string(i.mnemonic())
+        && (i.has_rep_prefix() || i.has_repe_prefix() || i.has_repne_prefix()))
+    {
+        return None;
+    }
+    let mask: u64 = match i.op_kind(0).max(i.op_kind(1)) {
+        OpKind::MemorySegSI | OpKind::MemoryESDI | OpKind::MemorySegDI => 0xffff,
+        OpKind::MemorySegESI | OpKind::MemoryESEDI | OpKind::MemorySegEDI => 0xffff_ffff,
+        _ => u64::MAX,
+    };
+    let count = s.gpr[reg::RCX] & mask;
+    (count != 0).then_some((mask, count))
+}
+
+/// After one iteration run with the counter set to 1: the counter gets what is left, and
+/// while iterations remain (and REPE/REPNE's condition holds) RIP goes back to the
+/// instruction with RF set, as hardware leaves an interrupted string instruction.
+fn rep_finish(
+    regs: &mut kvm_bindings::kvm_regs,
+    s: &CpuState,
+    i: &iced_x86::Instruction,
+    mask: u64,
+    count: u64,
+) {
+    let left = count - 1;
+    regs.rcx = (regs.rcx & !mask) | left;
+    let zf = regs.rflags & fl::ZF != 0;
+    let stopped_by_flags = match i.mnemonic() {
+        Mnemonic::Cmpsb
+        | Mnemonic::Cmpsw
+        | Mnemonic::Cmpsd
+        | Mnemonic::Cmpsq
+        | Mnemonic::Scasb
+        | Mnemonic::Scasw
+        | Mnemonic::Scasd
+        | Mnemonic::Scasq => (i.has_repe_prefix() && !zf) || (i.has_repne_prefix() && zf),
+        _ => false,
+    };
+    if left != 0 && !stopped_by_flags {
+        regs.rip = s.rip;
+        regs.rflags |= fl::RF;
+    } else {
+        regs.rip = i.next_ip();
+        regs.rflags &= !fl::RF;
+    }
+}
+
+/// The port the temporary step patches write to (not a port any x86lab device uses).
+const STEP_PORT: u16 = 0xe7;
+
+impl KvmMachine {
+    /// Guest-physical address of a linear address, through the guest's page tables.
+    fn physical(&self, s: &CpuState, lin: u64) -> Option<u64> {
+        if s.cr0 & (1 << 31) == 0 {
+            return Some(lin);
+        }
+        match self.vcpu.translate_gva(lin) {
+            Ok(t) if t.valid != 0 => Some(t.physical_address),
+            _ => None,
+        }
+    }
+
+    /// Reads a little-endian u64 at a linear address.
+    fn read_linear_u64(&self, s: &CpuState, lin: u64) -> Option<u64> {
+        let mut b = [0u8; 8];
+        for (k, byte) in b.iter_mut().enumerate() {
+            let p = self.physical(s, lin.wrapping_add(k as u64))?;
+            let mut one = [0u8];
+            self.mem.read(p, &mut one);
+            *byte = one[0];
+        }
+        Some(u64::from_le_bytes(b))
+    }
+
+    /// Where execution can continue after `i`, for the patch-based step: the next
+    /// instruction and/or the branch target (read from registers or memory for indirect
+    /// branches and returns). `Err` names what cannot be predicted.
+    fn next_rips(&self, s: &CpuState, i: &iced_x86::Instruction) -> Result<Vec<u64>, String> {
+        use iced_x86::{FlowControl, Register};
+        let value = |r: Register, _: usize, _: usize| -> Option<u64> {
+            let full = r.full_register();
+            let gpr = match full {
+                Register::RAX => Some(reg::RAX),
+                Register::RCX => Some(reg::RCX),
+                Register::RDX => Some(reg::RDX),
+                Register::RBX => Some(reg::RBX),
+                Register::RSP => Some(reg::RSP),
+                Register::RBP => Some(reg::RBP),
+                Register::RSI => Some(reg::RSI),
+                Register::RDI => Some(reg::RDI),
+                Register::R8 => Some(reg::R8),
+                Register::R9 => Some(reg::R9),
+                Register::R10 => Some(reg::R10),
+                Register::R11 => Some(reg::R11),
+                Register::R12 => Some(reg::R12),
+                Register::R13 => Some(reg::R13),
+                Register::R14 => Some(reg::R14),
+                Register::R15 => Some(reg::R15),
+                _ => None,
+            };
+            match (gpr, r) {
+                (Some(g), _) => Some(s.gpr[g] & (u64::MAX >> (64 - 8 * r.size().min(8) as u32))),
+                (None, Register::RIP) => Some(i.next_ip()),
+                (None, Register::FS) => Some(s.fs.base),
+                (None, Register::GS) => Some(s.gs.base),
+                (None, Register::ES | Register::CS | Register::SS | Register::DS) => Some(0),
+                _ => None,
+            }
+        };
+        let indirect = |this: &Self| -> Result<u64, String> {
+            if i.op_kind(0) == OpKind::Register {
+                return value(i.op_register(0), 0, 0)
+                    .ok_or_else(|| "an unreadable register".to_string());
+            }
+            let at = i
+                .virtual_address(0, 0, value)
+                .ok_or_else(|| "an unreadable address".to_string())?;
+            let v = this
+                .read_linear_u64(s, at)
+                .ok_or_else(|| format!("the branch target at {at:#x} is not mapped"))?;
+            Ok(match i.memory_size().size() {
+                2 => v & 0xffff,
+                4 | 6 => v & 0xffff_ffff,
+                _ => v,
+            })
+        };
+        let next = i.next_ip();
+        Ok(match i.flow_control() {
+            FlowControl::Next => vec![next],
+            FlowControl::UnconditionalBranch | FlowControl::Call => vec![i.near_branch_target()],
+            FlowControl::ConditionalBranch => vec![next, i.near_branch_target()],
+            FlowControl::IndirectBranch | FlowControl::IndirectCall => vec![indirect(self)?],
+            FlowControl::Return => vec![self
+                .read_linear_u64(s, s.gpr[reg::RSP])
+                .ok_or("the return address is not mapped")?],
+            FlowControl::Interrupt | FlowControl::Exception | FlowControl::XbeginXabortXend => {
+                return Err(format!("`{i}` enters the guest kernel"))
+            }
+        })
+    }
+
+    /// One instruction of 64-bit user-mode code on a host without VT-x/AMD-V, where KVM's
+    /// single-step and hardware breakpoints do not reach the host: the places execution
+    /// can go next get a temporary `OUT 0E7h, AL` (with RFLAGS.IOPL raised to 3 so that
+    /// CPL 3 may execute it, and lowered again afterwards), the guest runs until one of
+    /// them exits to x86lab, and the original bytes come back. Instructions whose next
+    /// address cannot be known (INT n, SYSCALL, UD2) or that observe IOPL (IN, OUT, CLI,
+    /// STI, PUSHF's image is fixed up) are refused or handled as said; an instruction that
+    /// faults takes the guest into its kernel, and the step ends with
+    /// `MachineError::Unsupported` after a second.
+    fn step_user_by_patching(&mut self, s: &CpuState) -> Result<Event, MachineError> {
+        let unsupported = |why: String| {
+            MachineError::Unsupported(format!(
+                "cannot single-step this 64-bit user-mode instruction on a KVM without \
+                 VT-x/AMD-V: {why}"
+            ))
+        };
+        let i = self
+            .current_instruction(s)?
+            .ok_or_else(|| unsupported("its bytes are not mapped or do not decode".into()))?;
+        let iopl_sensitive = matches!(
+            i.mnemonic(),
+            Mnemonic::In
+                | Mnemonic::Out
+                | Mnemonic::Insb
+                | Mnemonic::Insw
+                | Mnemonic::Insd
+                | Mnemonic::Outsb
+                | Mnemonic::Outsw
+                | Mnemonic::Outsd
+                | Mnemonic::Cli
+                | Mnemonic::Sti
+                | Mnemonic::Popf
+                | Mnemonic::Popfq
+        );
+        if iopl_sensitive && s.rflags & fl::IOPL != fl::IOPL {
+            return Err(unsupported(format!(
+                "`{i}` depends on IOPL, which the step changes"
+            )));
+        }
+        let mut targets = self.next_rips(s, &i).map_err(unsupported)?;
+        targets.sort_unstable();
+        targets.dedup();
+        // Patch each target (two bytes), refusing one that overlaps the instruction. The
+        // original bytes are kept one by one (the two may lie on different pages).
+        let mut saved: Vec<(u64, u8)> = Vec::new();
+        let restore = |m: &mut Self, saved: &[(u64, u8)]| {
+            for &(p, b) in saved.iter().rev() {
+                m.mem.write(p, &[b]);
+            }
+        };
+        for &t in &targets {
+            if t.wrapping_add(2) > s.rip && t < i.next_ip() {
+                restore(self, &saved);
+                return Err(unsupported(format!("`{i}` jumps into itself")));
+            }
+            let (Some(p0), Some(p1)) = (self.physical(s, t), self.physical(s, t + 1)) else {
+                restore(self, &saved);
+                return Err(unsupported(format!(
+                    "the next instruction at {t:#x} is not mapped"
+                )));
+            };
+            for (p, byte) in [(p0, 0xe6u8), (p1, STEP_PORT as u8)] {
+                let mut old = [0u8];
+                self.mem.read(p, &mut old);
+                saved.push((p, old[0]));
+                self.mem.write(p, &[byte]);
+            }
+        }
+        let rep = rep_counter(s, &i);
+        let mut regs = self
+            .vcpu
+            .get_regs()
+            .map_err(backend_error("reading registers"))?;
+        regs.rflags |= fl::IOPL;
+        if let Some((mask, _)) = rep {
+            regs.rcx = (regs.rcx & !mask) | 1;
+        }
+        self.vcpu
+            .set_regs(&regs)
+            .map_err(backend_error("writing registers"))?;
+        self.set_debug(Debug::Off, &[])?;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let watchdog = Watchdog::new(Some(deadline));
+        let result = loop {
+            if Instant::now() >= deadline {
+                break Err(unsupported(
+                    "it did not come back to user mode within a second (a fault or an \
+                     interrupt took the guest into its kernel)"
+                        .into(),
+                ));
+            }
+            let exit = self.enter()?;
+            if let Exit::IoOut {
+                port: STEP_PORT, ..
+            } = exit
+            {
+                self.complete_pending();
+                break Ok(Event::Stepped);
+            }
+            match handle(&exit, &mut self.dev) {
+                Outcome::Resume { data } => {
+                    if let Some(d) = data {
+                        self.respond(&exit, &d);
+                    }
+                }
+                Outcome::Stop(Event::Halted { .. }) => break self.halted(),
+                Outcome::Stop(e) => break Ok(e),
+                Outcome::Debug { .. } | Outcome::Interrupted => {}
+            }
+        };
+        drop(watchdog);
+        restore(self, &saved);
+        let stepped = matches!(result, Ok(Event::Stepped));
+        let mut regs = self
+            .vcpu
+            .get_regs()
+            .map_err(backend_error("reading registers"))?;
+        if stepped {
+            regs.rip -= 2;
+            if let Some((mask, count)) = rep {
+                rep_finish(&mut regs, s, &i, mask, count);
+            }
+        }
+        regs.rflags = (regs.rflags & !fl::IOPL) | (s.rflags & fl::IOPL);
+        self.vcpu
+            .set_regs(&regs)
+            .map_err(backend_error("writing registers"))?;
+        if stepped && matches!(i.mnemonic(), Mnemonic::Pushf | Mnemonic::Pushfq) {
+            // PUSHF stored the raised IOPL: put the real one in the image.
+            if let Some(p) = self.physical(s, regs.rsp) {
+                let v = self.mem.read_uint(p, 8);
+                self.mem
+                    .write_uint(p, 8, (v & !fl::IOPL) | (s.rflags & fl::IOPL));
+            }
+        }
+        result
     }
 }
 
@@ -640,12 +902,7 @@ impl Machine for KvmMachine {
     fn step(&mut self) -> Result<Event, MachineError> {
         let s = self.state()?;
         if !self.info.regime.is_hardware_assisted() && s.mode() == CpuMode::Long64 && s.cpl() == 3 {
-            return Err(MachineError::Unsupported(
-                "single-stepping 64-bit user-mode code is not possible on this host's KVM: \
-                 without VT-x/AMD-V that code runs natively and KVM delivers the single-step \
-                 trap to the guest instead of to x86lab"
-                    .to_string(),
-            ));
+            return self.step_user_by_patching(&s);
         }
         let insn = self.current_instruction(&s)?;
         let event = match insn {
