@@ -580,3 +580,60 @@ f:      inc eax
     kvm.memory().read(0x10_0000, &mut now);
     assert_eq!(now, code);
 }
+
+#[test]
+fn both_backends_start_from_the_same_reset_state() {
+    if kvm_usable("KVM reset state").is_none() {
+        return;
+    }
+    let kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    let cpu = Cpu::new(MemoryLayout::default()).unwrap();
+    let (mut k, mut e) = (kvm.state().unwrap(), cpu.state().unwrap());
+    (k.tsc, e.tsc) = (0, 0);
+    assert_eq!(k, e, "KVM (left) and the emulator (right) at reset");
+    assert_eq!(
+        (k.cs.selector, k.cs.base, k.rip),
+        (0xf000, 0xffff_0000, 0xfff0)
+    );
+}
+
+#[test]
+fn memory_outside_ram_is_an_open_bus_on_both_backends() {
+    // In the long-mode environment (the low 4 GiB identity-mapped), a dword is written to
+    // and read back from E0000000h, which is neither RAM (64 MiB) nor ROM (the top 256
+    // KiB): the write is dropped and the read returns all-ones. A write into the ROM window
+    // is dropped too.
+    if kvm_usable("KVM open bus").is_none() {
+        return;
+    }
+    #[rustfmt::skip]
+    let code = [
+        0xb8, 0x78, 0x56, 0x34, 0x12, // mov eax, 0x12345678
+        0xbe, 0x00, 0x00, 0x00, 0xe0, // mov esi, 0xe0000000
+        0x89, 0x06,                   // mov [rsi], eax
+        0x8b, 0x1e,                   // mov ebx, [rsi]
+        0xbf, 0xf0, 0xff, 0xff, 0xff, // mov edi, 0xfffffff0
+        0x89, 0x07,                   // mov [rdi], eax
+        0x8b, 0x0f,                   // mov ecx, [rdi]
+        0xf4,                         // hlt
+    ];
+    let run = |m: &mut dyn Machine| {
+        let s = x86lab::load::boot_state(m, x86lab::load::Mode::Long, 0x10_0000).unwrap();
+        m.memory_mut().load(0x10_0000, &code).unwrap();
+        m.memory_mut().load(0xffff_fff0, &[0xaa; 4]).unwrap();
+        m.set_state(&s).unwrap();
+        let e = m
+            .run(&x86lab_emulator::RunLimits {
+                max_time: Some(std::time::Duration::from_secs(10)),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(matches!(e, Event::Halted { .. }), "{e}");
+        let s = m.state().unwrap();
+        (s.gpr[3], s.gpr[1])
+    };
+    let mut kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    let mut cpu = Cpu::new(MemoryLayout::default()).unwrap();
+    assert_eq!(run(&mut cpu), (0xffff_ffff, 0xaaaa_aaaa));
+    assert_eq!(run(&mut kvm), (0xffff_ffff, 0xaaaa_aaaa));
+}
