@@ -13,7 +13,7 @@
 //! The native run's stdout and exit status are the expected result; nothing
 //! is stored by hand.
 //!
-//! The -O2 builds also run on KVM (`--backend kvm`) where /dev/kvm is usable:
+//! Every build also runs on KVM (`--backend kvm`) where /dev/kvm is usable:
 //! same output, same exit status, and the same final state as the software CPU
 //! (all of `--state-out` but the TSC). Without KVM that part is skipped with a
 //! note, or fails under `X86LAB_REQUIRE_KVM=1` (set by `.ci/run`). The 32-bit builds need gcc's multilib support
@@ -160,7 +160,7 @@ fn check(name: &str, bits: u32, opt: &str) -> Option<String> {
             String::from_utf8_lossy(&got.stderr)
         ));
     }
-    if opt == "-O2" && kvm_usable(&tag) {
+    if kvm_usable(&tag) {
         return check_on_kvm(&tag, &guest, &want, &emu_state);
     }
     None
