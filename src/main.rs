@@ -42,6 +42,40 @@ enum Command {
     /// Say what KVM is on this host: hardware-assisted or not, what runs natively, the API
     /// version and the capabilities x86lab uses.
     KvmInfo,
+    /// Run case files (a state, memory, how far to run, optionally the expected result).
+    ///
+    /// A case is JSON:
+    ///   { "name": "...", "mode": "real|protected|compat|long", "cpl": 0|3 (optional),
+    ///     "initial": { "regs": { "rax": "0x...", "rip": "0x...", "cs": "0x..." },
+    ///                  "memory": [ { "addr": "0x7c00", "bytes": "11d8f4" } ] },
+    ///     "max_instructions": N (optional; else until HLT, `out 0xf4, al` or a fault),
+    ///     "expect": { "regs": {...}, "memory": [...], "flags_mask": "0x8d5",
+    ///                 "fault": VECTOR } (optional) }
+    /// Registers use the names of the state format; in real mode a segment given as a
+    /// number is a selector with base = selector * 16. Long and compat mode provide a
+    /// small kernel that reports exceptions (vector, error code, RIP); CPL 3 cases start
+    /// with IOPL = 3 so that `out 0xf4, al` can end them.
+    ///
+    /// Without `expect` the final state is printed as JSON; with it, PASS or FAIL per case.
+    /// `--backend both` runs each case on the emulator and on KVM and compares them.
+    /// The exit status is 1 if any case fails or the backends differ.
+    Case(CaseArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CaseBackend {
+    Emulator,
+    Kvm,
+    Both,
+}
+
+#[derive(clap::Args)]
+struct CaseArgs {
+    /// Case files (JSON).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "emulator")]
+    backend: CaseBackend,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -113,6 +147,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::KvmInfo => kvm_info(),
+        Command::Case(args) => cases(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -121,6 +156,68 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn new_machine(kvm: bool) -> Result<Box<dyn Machine>> {
+    Ok(if kvm {
+        Box::new(x86lab_kvm::KvmMachine::new(MemoryLayout::default())?)
+    } else {
+        Box::new(Cpu::new(MemoryLayout::default())?)
+    })
+}
+
+fn cases(args: &CaseArgs) -> Result<u8> {
+    use x86lab::case_file;
+    let mut failed = 0;
+    for path in &args.files {
+        let case = case_file::read(path)?;
+        let backends: &[bool] = match args.backend {
+            CaseBackend::Emulator => &[false],
+            CaseBackend::Kvm => &[true],
+            CaseBackend::Both => &[false, true],
+        };
+        let mut outcomes = Vec::new();
+        for &kvm in backends {
+            let mut m = new_machine(kvm)?;
+            outcomes.push(case_file::run(m.as_mut(), &case)?);
+        }
+        let mut problems = Vec::new();
+        if let [a, b] = outcomes.as_slice() {
+            let mut mask = case
+                .expect
+                .as_ref()
+                .and_then(|e| e.flags_mask)
+                .unwrap_or(u64::MAX);
+            if case.cpl == 3 && !x86lab_kvm::Regime::detect().is_hardware_assisted() {
+                // KVM without VT-x/AMD-V (PVM) does not keep RFLAGS.IOPL for user-mode
+                // code: a known divergence of the host, not of the CPUs.
+                mask &= !x86lab_emulator::state::flags::IOPL;
+            }
+            problems.extend(case_file::compare(a, b, mask));
+        }
+        for o in &outcomes {
+            for d in case_file::check(&case, o)? {
+                problems.push(format!("{}: {d}", o.backend));
+            }
+        }
+        if case.expect.is_none() && outcomes.len() == 1 {
+            println!("{}", serde_json::to_string_pretty(&outcomes[0])?);
+        } else if problems.is_empty() {
+            let how = if outcomes.len() == 2 {
+                "the emulator and KVM agree"
+            } else {
+                "as expected"
+            };
+            println!("PASS {}: {how} ({})", case.name, outcomes[0].ended);
+        } else {
+            failed += 1;
+            println!("FAIL {} ({}):", case.name, path.display());
+            for p in &problems {
+                println!("  {p}");
+            }
+        }
+    }
+    Ok(u8::from(failed > 0))
 }
 
 fn kvm_info() -> Result<u8> {

@@ -863,9 +863,6 @@ impl Machine for KvmMachine {
             .map_err(|e| {
                 MachineError::InvalidState(format!("KVM refused the system registers: {e}"))
             })?;
-        self.vcpu
-            .set_regs(&convert::to_kvm_regs(state))
-            .map_err(|e| MachineError::InvalidState(format!("KVM refused the registers: {e}")))?;
         let entries = convert::msr_entries(state);
         let msrs = Msrs::from_entries(&entries)
             .map_err(|e| MachineError::Backend(format!("KVM: MSR list: {e:?}")))?;
@@ -884,6 +881,11 @@ impl Machine for KvmMachine {
             .map_err(|e| {
                 MachineError::InvalidState(format!("KVM refused the debug registers: {e}"))
             })?;
+        // The general registers and RFLAGS last: written before the MSRs and debug
+        // registers, RFLAGS.IOPL did not survive on PVM (a CPL 3 OUT with IOPL 3 faulted).
+        self.vcpu
+            .set_regs(&convert::to_kvm_regs(state))
+            .map_err(|e| MachineError::InvalidState(format!("KVM refused the registers: {e}")))?;
         Ok(())
     }
 
