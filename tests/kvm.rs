@@ -457,7 +457,8 @@ fn a_compiled_program_steps_identically_for_thousands_of_instructions() {
 }
 
 /// 64-bit user-mode (CPL 3) code in the `x86lab run` long-mode environment, with the U/S
-/// bit set on the boot area's identity map.
+/// bit set on the boot area's identity map, and a TSS at 50000h whose I/O permission
+/// bitmap allows every port (the patch-based step on PVM needs port E7h).
 fn user_mode(m: &mut dyn Machine, code: &[u8]) {
     let mut s = x86lab::load::boot_state(m, x86lab::load::Mode::Long, 0x10_0000).unwrap();
     let (area, _) = x86lab::load::boot_area(MemoryLayout::default().ram_size);
@@ -477,6 +478,16 @@ fn user_mode(m: &mut dyn Machine, code: &[u8]) {
         seg.selector |= 3;
     }
     s.gpr[4] = 0x20_0000;
+    let mut tss = vec![0u8; 0x68 + 0x2001];
+    tss[0x66..0x68].copy_from_slice(&0x68u16.to_le_bytes());
+    *tss.last_mut().unwrap() = 0xff;
+    m.memory_mut().load(0x5_0000, &tss).unwrap();
+    s.tr = x86lab_emulator::Segment {
+        selector: 0x38,
+        base: 0x5_0000,
+        limit: tss.len() as u32 - 1,
+        attributes: x86lab_emulator::state::attr::TSS_BUSY,
+    };
     m.memory_mut().load(0x10_0000, code).unwrap();
     m.memory_mut().load(0x10_1000, b"xyz").unwrap();
     m.set_state(&s).unwrap();

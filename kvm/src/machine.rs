@@ -31,10 +31,11 @@
 //! single-step trap nor its hardware breakpoints reach the host (the #DB goes to the guest,
 //! breakpoints are not seen; `run` with breakpoints in such code does not stop). There
 //! `step` puts a temporary `OUT` at every place the instruction can continue (the next
-//! instruction, the branch target, the return address), raises IOPL so that CPL 3 may
-//! execute it, runs to it, and puts everything back (see `step_user_by_patching`). It
-//! refuses, with [`MachineError::Unsupported`] saying why, instructions that enter the
-//! kernel (INT n, SYSCALL, UD2), that jump into themselves, or that depend on IOPL.
+//! instruction, the branch target, the return address), runs to it, and puts everything
+//! back (see `step_user_by_patching`; the OUT must be allowed by the guest's TSS I/O
+//! permission bitmap there, since PVM ignores IOPL). It refuses, with
+//! [`MachineError::Unsupported`] saying why, instructions that enter the kernel (INT n,
+//! SYSCALL, UD2), that jump into themselves, or that depend on IOPL.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
@@ -641,13 +642,15 @@ impl KvmMachine {
 
     /// One instruction of 64-bit user-mode code on a host without VT-x/AMD-V, where KVM's
     /// single-step and hardware breakpoints do not reach the host: the places execution
-    /// can go next get a temporary `OUT 0E7h, AL` (with RFLAGS.IOPL raised to 3 so that
-    /// CPL 3 may execute it, and lowered again afterwards), the guest runs until one of
-    /// them exits to x86lab, and the original bytes come back. Instructions whose next
-    /// address cannot be known (INT n, SYSCALL, UD2) or that observe IOPL (IN, OUT, CLI,
-    /// STI, PUSHF's image is fixed up) are refused or handled as said; an instruction that
-    /// faults takes the guest into its kernel, and the step ends with
-    /// `MachineError::Unsupported` after a second.
+    /// can go next get a temporary `OUT 0E7h, AL`, the guest runs until one of them exits
+    /// to x86lab, and the original bytes come back. IOPL is raised to 3 for the step, which
+    /// is what lets CPL 3 execute the OUT on hardware; PVM ignores IOPL for user-mode I/O
+    /// and consults only the guest's TSS I/O permission bitmap, so there the step needs
+    /// that bitmap to allow port E7h (the environments of `x86lab case` allow every port).
+    /// Instructions whose next address cannot be known (INT n, SYSCALL, UD2) or that
+    /// observe IOPL (IN, OUT, CLI, STI, POPF; PUSHF's image is fixed up) are refused; an
+    /// instruction that faults, or an OUT the guest's bitmap denies, takes the guest into
+    /// its kernel, and the step ends with `MachineError::Unsupported` after a second.
     fn step_user_by_patching(&mut self, s: &CpuState) -> Result<Event, MachineError> {
         let unsupported = |why: String| {
             MachineError::Unsupported(format!(
@@ -863,6 +866,9 @@ impl Machine for KvmMachine {
             .map_err(|e| {
                 MachineError::InvalidState(format!("KVM refused the system registers: {e}"))
             })?;
+        self.vcpu
+            .set_regs(&convert::to_kvm_regs(state))
+            .map_err(|e| MachineError::InvalidState(format!("KVM refused the registers: {e}")))?;
         let entries = convert::msr_entries(state);
         let msrs = Msrs::from_entries(&entries)
             .map_err(|e| MachineError::Backend(format!("KVM: MSR list: {e:?}")))?;
@@ -881,11 +887,6 @@ impl Machine for KvmMachine {
             .map_err(|e| {
                 MachineError::InvalidState(format!("KVM refused the debug registers: {e}"))
             })?;
-        // The general registers and RFLAGS last: written before the MSRs and debug
-        // registers, RFLAGS.IOPL did not survive on PVM (a CPL 3 OUT with IOPL 3 faulted).
-        self.vcpu
-            .set_regs(&convert::to_kvm_regs(state))
-            .map_err(|e| MachineError::InvalidState(format!("KVM refused the registers: {e}")))?;
         Ok(())
     }
 
