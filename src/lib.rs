@@ -5,4 +5,5 @@
 
 pub mod case_file;
 pub mod cases;
+pub mod fuzz;
 pub mod load;

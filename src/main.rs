@@ -60,6 +60,48 @@ enum Command {
     /// `--backend both` runs each case on the emulator and on KVM and compares them.
     /// The exit status is 1 if any case fails or the backends differ.
     Case(CaseArgs),
+    /// Differential fuzzing: random instructions from random states on the software CPU
+    /// and on KVM, compared (see `x86lab::fuzz`). Each mismatch is written as a case file
+    /// that `x86lab case --backend both` replays. The same seed gives the same cases, in
+    /// any number of jobs or shards.
+    Fuzz(FuzzArgs),
+}
+
+#[derive(clap::Args)]
+struct FuzzArgs {
+    /// How many cases (in all shards).
+    #[arg(long, default_value = "10000", value_parser = parse_number)]
+    cases: u64,
+    #[arg(long, default_value = "0x5eed", value_parser = parse_number)]
+    seed: u64,
+    /// Worker threads, each with its own software CPU and VM.
+    #[arg(long, default_value = "2")]
+    jobs: usize,
+    /// Only these mnemonics (iced-x86 names, any case: add, shld, cmpxchg16b, ...).
+    #[arg(long, num_args = 1..)]
+    only: Vec<String>,
+    /// Where mismatches are written as case files.
+    #[arg(long, default_value = "fuzz-out")]
+    out: PathBuf,
+    /// Write the markdown report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Run shard I of N (cases k with k mod N = I).
+    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+    shard: (u64, u64),
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("`{s}` is not a shard: write I/N with I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<u64>().map_err(|_| bad())?,
+        n.trim().parse::<u64>().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -148,6 +190,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::KvmInfo => kvm_info(),
         Command::Case(args) => cases(&args),
+        Command::Fuzz(args) => fuzz(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -218,6 +261,60 @@ fn cases(args: &CaseArgs) -> Result<u8> {
         }
     }
     Ok(u8::from(failed > 0))
+}
+
+fn fuzz(args: &FuzzArgs) -> Result<u8> {
+    use x86lab::fuzz;
+    let mut only = Vec::new();
+    for name in &args.only {
+        let m = iced_x86::Mnemonic::values()
+            .find(|m| format!("{m:?}").eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`{name}` is not a mnemonic iced-x86 knows (write add, shld, cmpxchg16b, ...)"
+                )
+            })?;
+        only.push(m);
+    }
+    // Fail early, with KVM's own sentence, if there is no KVM.
+    drop(x86lab_kvm::KvmMachine::new(MemoryLayout::default())?);
+    let c = fuzz::Campaign {
+        cases: args.cases,
+        seed: args.seed,
+        jobs: args.jobs,
+        only,
+        out: args.out.clone(),
+        shard: args.shard,
+    };
+    let mine = (0..args.cases)
+        .filter(|k| k % args.shard.1 == args.shard.0)
+        .count() as u64;
+    let bar = indicatif::ProgressBar::new(mine);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} cases, {per_sec}, {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let summary = fuzz::campaign(&c, &bar)?;
+    bar.finish();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let report = fuzz::report(&c, &summary, &date);
+    match &args.report {
+        Some(path) => std::fs::write(path, &report)
+            .with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => print!("{report}"),
+    }
+    eprintln!(
+        "{} cases compared, {} mismatches ({} skipped: not implemented by the software CPU)",
+        summary.run, summary.mismatches, summary.skipped_unimplemented
+    );
+    Ok(u8::from(summary.mismatches > 0))
 }
 
 fn kvm_info() -> Result<u8> {

@@ -86,6 +86,10 @@ fn what_is_not_reported_raises_ud_naming_the_instruction() {
         (&[0x0f, 0x28, 0xc1][..], "movaps"),
         (&[0x0f, 0xc7, 0xf0][..], "rdrand"),
         (&[0xd9, 0xe8][..], "fld1"),
+        // SSE2's MOVSD and CMPSD share their mnemonics with the string instructions
+        // (found by the differential engine: the software CPU moved strings for them).
+        (&[0xf2, 0x0f, 0x10, 0x06][..], "movsd xmm0"),
+        (&[0xf2, 0x0f, 0xc2, 0xc1, 0x00][..], "cmpeqsd xmm0"),
     ] {
         match run_one(code) {
             Event::Intercepted(e) | Event::Exception(e) => {

@@ -42,7 +42,11 @@ impl Cpu {
     pub(crate) fn alu(&mut self, op: AluOp) -> X {
         let size = self.op_size(0);
         let dst = self.locate(0);
-        let a = self.read_loc(dst, size)?;
+        let a = if matches!(op, AluOp::Cmp | AluOp::Test) {
+            self.read_loc(dst, size)?
+        } else {
+            self.read_rmw(dst, size)?
+        };
         let b = self.read_op(1, size)?;
         let (r, f) = match op {
             AluOp::Add => flags::add(a, b, false, size),
@@ -64,7 +68,7 @@ impl Cpu {
     pub(crate) fn inc_dec(&mut self, inc: bool) -> X {
         let size = self.op_size(0);
         let dst = self.locate(0);
-        let a = self.read_loc(dst, size)?;
+        let a = self.read_rmw(dst, size)?;
         let (r, f) = if inc {
             flags::add(a, 1, false, size)
         } else {
@@ -79,7 +83,7 @@ impl Cpu {
     pub(crate) fn neg(&mut self) -> X {
         let size = self.op_size(0);
         let dst = self.locate(0);
-        let a = self.read_loc(dst, size)?;
+        let a = self.read_rmw(dst, size)?;
         let (r, f) = flags::sub(0, a, false, size);
         self.write_loc(dst, size, r)?;
         self.set_status(f);

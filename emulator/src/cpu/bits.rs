@@ -30,7 +30,11 @@ impl Cpu {
             }
             _ => offset & (bits - 1),
         };
-        let v = self.read_loc(loc, size)?;
+        let v = if m == Mnemonic::Bt {
+            self.read_loc(loc, size)?
+        } else {
+            self.read_rmw(loc, size)?
+        };
         let set = (v >> bit) & 1 != 0;
         let nv = match m {
             Mnemonic::Bts => Some(v | (1 << bit)),

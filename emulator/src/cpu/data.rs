@@ -84,8 +84,8 @@ impl Cpu {
         let size = self.op_size(0);
         let a = self.locate(0);
         let b = self.locate(1);
-        let va = self.read_loc(a, size)?;
-        let vb = self.read_loc(b, size)?;
+        let va = self.read_rmw(a, size)?;
+        let vb = self.read_rmw(b, size)?;
         // Memory first, so a fault leaves the registers untouched.
         if let Loc::Mem { .. } = b {
             self.write_loc(b, size, va)?;
@@ -96,19 +96,24 @@ impl Cpu {
     }
 
     /// CMPXCHG r/m, r: compare the accumulator with the destination; if equal store the
-    /// source, else load the destination into the accumulator. The destination is written
-    /// in both cases (with its own value on failure), as the SDM's pseudocode says.
+    /// source, else load the destination into the accumulator. On failure a memory
+    /// destination is written back with its own value (the SDM's pseudocode: the bus sees
+    /// a write), while a register destination is left as it is: a 32-bit register keeps
+    /// its upper half, as the AMD processors this project runs on do (measured by the
+    /// differential engine; the SDM's "written back" would zero-extend it).
     pub(crate) fn cmpxchg(&mut self) -> X {
         let size = self.op_size(0);
         let dst = self.locate(0);
-        let d = self.read_loc(dst, size)?;
+        let d = self.read_rmw(dst, size)?;
         let src = self.read_op(1, size)?;
         let acc = self.reg(RAX, size);
         let (_, f) = flags::sub(acc, d, false, size);
         if acc == d {
             self.write_loc(dst, size, src)?;
         } else {
-            self.write_loc(dst, size, d)?;
+            if let Loc::Mem { .. } = dst {
+                self.write_loc(dst, size, d)?;
+            }
             self.set_reg(RAX, size, d);
         }
         self.set_status(f);
@@ -157,7 +162,7 @@ impl Cpu {
     pub(crate) fn xadd(&mut self) -> X {
         let size = self.op_size(0);
         let dst = self.locate(0);
-        let d = self.read_loc(dst, size)?;
+        let d = self.read_rmw(dst, size)?;
         let s = self.read_op(1, size)?;
         let (r, f) = flags::add(d, s, false, size);
         self.probe_loc(dst, size)?;
@@ -257,6 +262,17 @@ impl Cpu {
     pub(crate) fn setcc(&mut self) -> X {
         let v = u64::from(self.cond());
         self.write_op(0, 1, v)
+    }
+
+    /// F3 90 with REX.B (which iced-x86 reports as PAUSE): XCHG r8, rAX at the operand size
+    /// of the prefixes (REX.W: 64, 66h: 16, else 32 bits), as processors execute it.
+    pub(crate) fn pause_rex_b(&mut self) -> X {
+        let size = self.pause_xchg_size;
+        let a = self.reg(RAX, size);
+        let b = self.reg(8, size);
+        self.set_reg(RAX, size, b);
+        self.set_reg(8, size, a);
+        Ok(())
     }
 
     /// LDS LES LFS LGS LSS r, m16:off: load an offset and a selector from memory.

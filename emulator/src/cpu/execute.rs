@@ -23,6 +23,21 @@ impl Cpu {
         r
     }
 
+    /// Whether the instruction's operands are those of a string instruction (ES:rDI and
+    /// seg:rSI), as opposed to the SSE2 instructions that share the mnemonics MOVSD/CMPSD.
+    fn is_string_form(&self) -> bool {
+        use iced_x86::OpKind as K;
+        matches!(
+            self.i.op0_kind(),
+            K::MemoryESDI
+                | K::MemoryESEDI
+                | K::MemoryESRDI
+                | K::MemorySegSI
+                | K::MemorySegESI
+                | K::MemorySegRSI
+        )
+    }
+
     /// The mask of the instruction pointer in the current code size.
     pub(crate) fn ip_mask(&self) -> u64 {
         match self.bits {
@@ -135,6 +150,7 @@ impl Cpu {
             | M::Setle
             | M::Setg => self.setcc(),
             M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => self.load_far_pointer(m),
+            M::Pause if self.pause_xchg_size != 0 => self.pause_rex_b(),
             M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Lfence | M::Sfence | M::Mfence => {
                 Ok(())
             }
@@ -183,6 +199,9 @@ impl Cpu {
             M::Iret | M::Iretd | M::Iretq => self.iret(),
             M::Ud0 | M::Ud1 | M::Ud2 => Err(super::Exc::new(crate::machine::Vector::UD)),
             // strings
+            // iced-x86 names SSE2's MOVSD/CMPSD xmm forms like the string instructions:
+            // only the forms with string operands are strings.
+            M::Movsd | M::Cmpsd if !self.is_string_form() => Err(self.unimplemented("")),
             M::Movsb | M::Movsw | M::Movsd | M::Movsq => self.movs(),
             M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Cmpsq => self.cmps(),
             M::Scasb | M::Scasw | M::Scasd | M::Scasq => self.scas(),

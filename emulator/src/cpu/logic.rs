@@ -15,7 +15,7 @@ impl Cpu {
     pub(crate) fn not(&mut self) -> X {
         let size = self.op_size(0);
         let dst = self.locate(0);
-        let a = self.read_loc(dst, size)?;
+        let a = self.read_rmw(dst, size)?;
         self.write_loc(dst, size, !a & mask(size))
     }
 

@@ -116,6 +116,10 @@ pub struct Cpu {
     pub(crate) asz: u32,
     /// Code size of the current instruction in bits (16, 32 or 64).
     pub(crate) bits: u32,
+    /// Non-zero when the current instruction is F3 90 with REX.B in 64-bit mode, which
+    /// iced-x86 decodes as PAUSE but processors execute as XCHG r8, rAX (REX.B selects R8
+    /// in 90+r): the operand size in bytes.
+    pub(crate) pause_xchg_size: u32,
     /// An implicit supervisor-mode access is in progress (descriptor tables, TSS, inner
     /// stacks): paging checks it as CPL 0 whatever the CPL.
     pub(crate) implicit_supervisor: bool,
@@ -151,6 +155,7 @@ impl Cpu {
             ip: 0,
             asz: 2,
             bits: 16,
+            pause_xchg_size: 0,
             implicit_supervisor: false,
             pdptes: [0; 4],
             exec_bp_armed: false,
@@ -225,6 +230,21 @@ impl Cpu {
             }
         }
         self.asz = self.address_size(&buf[..self.i.len()]);
+        self.pause_xchg_size = 0;
+        if self.i.code() == iced_x86::Code::Pause && self.bits == 64 {
+            // The prefixes before the 90h opcode: the last REX counts.
+            let prefixes = &buf[..self.i.len() - 1];
+            let rex = prefixes.iter().rev().find(|&&b| (0x40..=0x4f).contains(&b));
+            if let Some(&rex) = rex.filter(|&&r| r & 1 != 0) {
+                self.pause_xchg_size = if rex & 8 != 0 {
+                    8
+                } else if prefixes.contains(&0x66) {
+                    2
+                } else {
+                    4
+                };
+            }
+        }
         Ok(())
     }
 

@@ -166,6 +166,14 @@ impl Cpu {
         }
     }
 
+    /// Reads the destination of a read-modify-write instruction: the memory is checked
+    /// for writing first, so a fault reports the write (a #PF error code with W/R = 1, as
+    /// processors report for ADD [m], BTS [m] and the like).
+    pub(crate) fn read_rmw(&mut self, loc: Loc, size: u32) -> X<u64> {
+        self.probe_loc(loc, size)?;
+        self.read_loc(loc, size)
+    }
+
     pub(crate) fn read_loc(&mut self, loc: Loc, size: u32) -> X<u64> {
         match loc {
             Loc::Reg(r) => Ok(self.get_gpr(r)),

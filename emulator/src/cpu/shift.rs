@@ -33,7 +33,7 @@ impl Cpu {
         let size = self.op_size(0);
         let bits = size * 8;
         let dst = self.locate(0);
-        let a = self.read_loc(dst, size)?;
+        let a = self.read_rmw(dst, size)?;
         let count = (self.read_op(1, 1)? as u32) & count_mask(size);
         if count == 0 {
             // No flags change; the destination is still written (a 32-bit register
@@ -145,7 +145,7 @@ impl Cpu {
         let size = self.op_size(0);
         let bits = size * 8;
         let dst = self.locate(0);
-        let a = self.read_loc(dst, size)?;
+        let a = self.read_rmw(dst, size)?;
         let b = self.read_op(1, size)?;
         let count = (self.read_op(2, 1)? as u32) & count_mask(size);
         if count == 0 {
