@@ -232,9 +232,10 @@ impl Cpu {
         self.asz = self.address_size(&buf[..self.i.len()]);
         self.pause_xchg_size = 0;
         if self.i.code() == iced_x86::Code::Pause && self.bits == 64 {
-            // The prefixes before the 90h opcode: the last REX counts.
+            // A REX prefix counts only right before the opcode (a legacy prefix after it
+            // makes the processor ignore it).
             let prefixes = &buf[..self.i.len() - 1];
-            let rex = prefixes.iter().rev().find(|&&b| (0x40..=0x4f).contains(&b));
+            let rex = prefixes.last().filter(|&&b| (0x40..=0x4f).contains(&b));
             if let Some(&rex) = rex.filter(|&&r| r & 1 != 0) {
                 self.pause_xchg_size = if rex & 8 != 0 {
                     8
