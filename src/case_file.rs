@@ -42,7 +42,7 @@ use serde_json::Value;
 use x86lab_emulator::state::{attr, flags as fl, hex};
 use x86lab_emulator::{CpuState, Event, Machine, RunLimits, Segment};
 
-use crate::load::{boot_area, boot_state, Mode};
+use crate::load::{boot_area, boot_state, descriptor, Mode};
 
 /// The mode a case runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,15 +203,6 @@ pub const USER_DATA: u16 = 0x23;
 pub const USER_CODE64: u16 = 0x2b;
 pub const USER_CODE32: u16 = 0x33;
 const TSS_SELECTOR: u16 = 0x38;
-
-fn descriptor(base: u64, limit: u64, attributes: u16) -> u64 {
-    (limit & 0xffff)
-        | ((base & 0xff_ffff) << 16)
-        | (u64::from(attributes & 0xff) << 40)
-        | (((limit >> 16) & 0xf) << 48)
-        | (u64::from(attributes >> 8) << 52)
-        | (((base >> 24) & 0xff) << 56)
-}
 
 const DPL3: u16 = 3 << attr::DPL_SHIFT;
 const FLAT_CODE: u16 = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED | attr::G;

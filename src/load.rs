@@ -240,9 +240,8 @@ pub fn boot_state(m: &mut dyn Machine, mode: Mode, entry: u64) -> Result<CpuStat
     }
 }
 
-/// Packs a code or data descriptor.
-fn descriptor(base: u32, limit: u32, attributes: u16) -> u64 {
-    let (base, limit) = (u64::from(base), u64::from(limit));
+/// Packs a code or data descriptor (or a system descriptor's low half).
+pub(crate) fn descriptor(base: u64, limit: u64, attributes: u16) -> u64 {
     (limit & 0xffff)
         | ((base & 0xff_ffff) << 16)
         | (u64::from(attributes & 0xff) << 40)

@@ -26,27 +26,12 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::{describe_status, first_difference, skip, tool_available};
+use common::{describe_status, first_difference, kvm_usable, skip, tool_available, GUEST_FLAGS};
 
 /// Every program in tests/programs/c; each has its own #[test] below.
 const PROGRAMS: &[&str] = &["bittricks", "formatting", "hashing", "interp", "sorting"];
 
 const OPT_LEVELS: &[&str] = &["-O0", "-O2", "-Os"];
-
-/// Flags of the guest build, besides -m32/-m64 and the optimisation level.
-const GUEST_FLAGS: &[&str] = &[
-    "-ffreestanding",
-    "-nostdlib",
-    "-static",
-    "-no-pie",
-    "-fno-pic",
-    "-fno-stack-protector",
-    "-fcf-protection=none",
-    "-mgeneral-regs-only",
-    "-mno-red-zone",
-    "-fno-asynchronous-unwind-tables",
-    "-DX86LAB_GUEST",
-];
 
 /// Generous bounds; the longest build (interp -m32 -O0) runs about 80 million
 /// instructions.
@@ -160,24 +145,10 @@ fn check(name: &str, bits: u32, opt: &str) -> Option<String> {
             String::from_utf8_lossy(&got.stderr)
         ));
     }
-    if kvm_usable(&tag) {
+    if kvm_usable(&format!("C program {tag} on KVM")) {
         return check_on_kvm(&tag, &guest, &want, &emu_state);
     }
     None
-}
-
-/// Whether /dev/kvm can run guests; says why not (or fails, under X86LAB_REQUIRE_KVM=1).
-fn kvm_usable(tag: &str) -> bool {
-    match x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()) {
-        Ok(_) => true,
-        Err(e) if std::env::var("X86LAB_REQUIRE_KVM").as_deref() == Ok("1") => {
-            panic!("X86LAB_REQUIRE_KVM=1, but KVM is not usable: {e}")
-        }
-        Err(e) => {
-            skip(&format!("C program {tag} on KVM: {e}"));
-            false
-        }
-    }
 }
 
 /// Runs the guest on KVM: the native output and exit status, and the emulator's final

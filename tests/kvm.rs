@@ -27,18 +27,9 @@ mod common;
 
 use common::{first_difference, note, skip, tool_available};
 
-/// Whether KVM can be used; says why not (or fails, under X86LAB_REQUIRE_KVM=1).
+/// The regime of this host's KVM, if KVM can be used (see `common::kvm_usable`).
 fn kvm_usable(what: &str) -> Option<Regime> {
-    match KvmMachine::new(MemoryLayout::default()) {
-        Ok(m) => Some(m.info().regime.clone()),
-        Err(e) => {
-            if std::env::var("X86LAB_REQUIRE_KVM").as_deref() == Ok("1") {
-                panic!("X86LAB_REQUIRE_KVM=1, but KVM is not usable: {e}");
-            }
-            skip(&format!("{what}: KVM is not usable here: {e}"));
-            None
-        }
-    }
+    common::kvm_usable(what).then(Regime::detect)
 }
 
 /// What a host without hardware virtualization (PVM) does with a program, if not what
@@ -396,24 +387,9 @@ fn a_compiled_program_steps_identically_for_thousands_of_instructions() {
     let c = programs_dir().join("c");
     let o = Command::new("gcc")
         .current_dir(&c)
-        .args([
-            "-m64",
-            "-O2",
-            "-ffreestanding",
-            "-nostdlib",
-            "-static",
-            "-no-pie",
-            "-fno-pic",
-            "-fno-stack-protector",
-            "-fcf-protection=none",
-            "-mgeneral-regs-only",
-            "-mno-red-zone",
-            "-fno-asynchronous-unwind-tables",
-            "-DX86LAB_GUEST",
-            "-T",
-            "guest.ld",
-            "-o",
-        ])
+        .args(["-m64", "-O2"])
+        .args(common::GUEST_FLAGS)
+        .args(["-T", "guest.ld", "-o"])
         .arg(&elf)
         .args(["crt0.S", "runtime.c", "formatting.c", "-lgcc"])
         .output()

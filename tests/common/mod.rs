@@ -70,3 +70,35 @@ pub fn describe_status(code: Option<i32>) -> String {
         None => "none (killed by a signal)".to_string(),
     }
 }
+
+/// Whether /dev/kvm can run guests. Where it cannot, says why (`what` names the test) and
+/// returns false, or fails under `X86LAB_REQUIRE_KVM=1` (set by `.ci/run`, whose machines
+/// have KVM).
+pub fn kvm_usable(what: &str) -> bool {
+    match x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()) {
+        Ok(_) => true,
+        Err(e) if std::env::var("X86LAB_REQUIRE_KVM").as_deref() == Ok("1") => {
+            panic!("{what}: X86LAB_REQUIRE_KVM=1, but KVM is not usable: {e}")
+        }
+        Err(e) => {
+            skip(&format!("{what}: KVM is not usable here: {e}"));
+            false
+        }
+    }
+}
+
+/// gcc's flags for a guest C program (tests/programs/c), besides -m32/-m64 and the
+/// optimisation level: freestanding, general-purpose registers only.
+pub const GUEST_FLAGS: &[&str] = &[
+    "-ffreestanding",
+    "-nostdlib",
+    "-static",
+    "-no-pie",
+    "-fno-pic",
+    "-fno-stack-protector",
+    "-fcf-protection=none",
+    "-mgeneral-regs-only",
+    "-mno-red-zone",
+    "-fno-asynchronous-unwind-tables",
+    "-DX86LAB_GUEST",
+];
