@@ -152,7 +152,19 @@ impl Cpu {
 
     /// The segment of the memory operand.
     pub(crate) fn mem_seg(&self) -> usize {
-        sreg(self.i.memory_segment()).unwrap_or(seg::DS)
+        let s = sreg(self.i.memory_segment()).unwrap_or(seg::DS);
+        if self.bits == 64 && s < seg::FS {
+            // In 64-bit mode the CS, DS, ES and SS overrides are ignored: the segment is
+            // the default one, SS for an RSP or RBP base (which decides between #SS and
+            // #GP for a non-canonical address), DS otherwise.
+            let base = self.i.memory_base().full_register();
+            return if matches!(base, Register::RSP | Register::RBP) {
+                seg::SS
+            } else {
+                seg::DS
+            };
+        }
+        s
     }
 
     /// Locates operand `op` (a register or memory operand).
