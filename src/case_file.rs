@@ -63,6 +63,14 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// A chunk holding `data` at `addr`.
+    pub fn new(addr: u64, data: &[u8]) -> Chunk {
+        Chunk {
+            addr,
+            bytes: data.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
     pub fn data(&self) -> Result<Vec<u8>> {
         let t: String = self.bytes.split_whitespace().collect();
         if t.len() % 2 != 0 {
@@ -429,10 +437,7 @@ pub fn run(m: &mut dyn Machine, case: &Case) -> Result<Outcome> {
     for c in case.initial.memory.iter().chain(expected) {
         let mut buf = vec![0u8; c.data()?.len()];
         m.memory().read(c.addr, &mut buf);
-        memory.push(Chunk {
-            addr: c.addr,
-            bytes: buf.iter().map(|b| format!("{b:02x}")).collect(),
-        });
+        memory.push(Chunk::new(c.addr, &buf));
     }
     let unimplemented = matches!(
         &event,
@@ -488,22 +493,17 @@ pub fn check(case: &Case, o: &Outcome) -> Result<Vec<String>> {
         }
     }
     for c in &exp.memory {
-        let want = c.data()?;
-        let mut have = vec![0u8; want.len()];
-        // The outcome holds the ranges; read them from there.
-        if let Some(m) = o.memory.iter().find(|m| m.addr == c.addr) {
-            have = m.data()?;
-        }
-        if have != want {
+        // The outcome holds every range the case names, as it was at the end.
+        let have = match o.memory.iter().find(|m| m.addr == c.addr) {
+            Some(m) => m.data()?,
+            None => Vec::new(),
+        };
+        if have != c.data()? {
             diffs.push(format!(
                 "memory {:#x}: expected {}, got {}",
                 c.addr,
                 c.bytes,
-                Chunk {
-                    addr: c.addr,
-                    bytes: have.iter().map(|b| format!("{b:02x}")).collect()
-                }
-                .bytes
+                Chunk::new(c.addr, &have).bytes
             ));
         }
     }

@@ -280,7 +280,6 @@ pub fn generate(rng: &mut Rng, only: &[Mnemonic], hardware_assisted: bool, n: u6
         }
         regs.insert("rip".into(), Value::String(format!("{CODE:#x}")));
         regs.insert("rflags".into(), Value::String(format!("{rflags:#x}")));
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let flags_mask = !rflags_of(i.rflags_undefined())
             & !if hardware_assisted {
                 0
@@ -293,16 +292,7 @@ pub fn generate(rng: &mut Rng, only: &[Mnemonic], hardware_assisted: bool, n: u6
             cpl: 3,
             initial: Initial {
                 regs,
-                memory: vec![
-                    Chunk {
-                        addr: CODE,
-                        bytes: hex(&code),
-                    },
-                    Chunk {
-                        addr: SANDBOX,
-                        bytes: hex(&sandbox),
-                    },
-                ],
+                memory: vec![Chunk::new(CODE, &code), Chunk::new(SANDBOX, &sandbox)],
             },
             max_instructions: None,
             expect: Some(Expect {

@@ -414,6 +414,16 @@ impl CpuState {
         }
     }
 
+    /// The linear address of CS:RIP, the next instruction (CS.base counts as 0 in 64-bit
+    /// mode; linear addresses wrap at 4 GiB outside it).
+    pub fn code_address(&self) -> u64 {
+        if self.mode() == CpuMode::Long64 {
+            self.rip
+        } else {
+            self.cs.base.wrapping_add(self.rip) & 0xffff_ffff
+        }
+    }
+
     /// The current privilege level. In real mode 0; in virtual-8086 mode 3; otherwise the
     /// DPL of SS, which always equals CS.RPL (VT-x and AMD-V define CPL the same way; unlike
     /// CS.DPL it stays right while conforming code runs).

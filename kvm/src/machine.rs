@@ -202,16 +202,14 @@ impl KvmMachine {
         vcpu.set_cpuid2(&cpuid)
             .map_err(KvmError::ioctl("setting CPUID"))?;
         install_kick_handler();
+        let immediate_exit = kvm.check_extension(Cap::ImmediateExit);
         let mut m = KvmMachine {
             vcpu,
             _vm: vm,
             _kvm: kvm,
             mem,
             dev: Devices::default(),
-            immediate_exit: info
-                .capabilities
-                .iter()
-                .any(|(n, has)| *has && n.starts_with("KVM_CAP_IMMEDIATE_EXIT")),
+            immediate_exit,
             info,
             debug: (Debug::Off, Vec::new()),
             stats: None,
@@ -436,25 +434,9 @@ impl KvmMachine {
             _ if s.cs.db() => 32,
             _ => 16,
         };
-        let lin = if bits == 64 {
-            s.rip
-        } else {
-            s.cs.base.wrapping_add(s.rip) & 0xffff_ffff
-        };
         let mut bytes = [0u8; 15];
-        for (i, b) in bytes.iter_mut().enumerate() {
-            let a = lin.wrapping_add(i as u64);
-            let phys = if s.cr0 & (1 << 31) != 0 {
-                match self.vcpu.translate_gva(a) {
-                    Ok(t) if t.valid != 0 => t.physical_address,
-                    _ => return Ok(None),
-                }
-            } else {
-                a
-            };
-            let mut one = [0u8];
-            self.mem.read(phys, &mut one);
-            *b = one[0];
+        if self.read_linear(s, s.code_address(), &mut bytes).is_none() {
+            return Ok(None);
         }
         let mut d = Decoder::with_ip(bits, &bytes, s.rip, DecoderOptions::NONE);
         let i = d.decode();
@@ -463,10 +445,12 @@ impl KvmMachine {
 
     /// One iteration of a REP string instruction, with the counter trick described in the
     /// module documentation.
-    fn step_rep(&mut self, s: &CpuState, i: &iced_x86::Instruction) -> Result<Event, MachineError> {
-        let Some((mask, count)) = rep_counter(s, i) else {
-            return self.run_until(None, Debug::SingleStep);
-        };
+    fn step_rep(
+        &mut self,
+        s: &CpuState,
+        i: &iced_x86::Instruction,
+        (mask, count): (u64, u64),
+    ) -> Result<Event, MachineError> {
         let mut one = s.clone();
         one.gpr[reg::RCX] = (s.gpr[reg::RCX] & !mask) | 1;
         let mut regs = convert::to_kvm_regs(&one);
@@ -561,15 +545,24 @@ impl KvmMachine {
         }
     }
 
+    /// Reads guest memory at a linear address through the guest's page tables, one
+    /// translation per page; `None` where a page is not mapped.
+    fn read_linear(&self, s: &CpuState, lin: u64, buf: &mut [u8]) -> Option<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = lin.wrapping_add(done as u64);
+            let n = (0x1000 - (a & 0xfff) as usize).min(buf.len() - done);
+            self.mem
+                .read(self.physical(s, a)?, &mut buf[done..done + n]);
+            done += n;
+        }
+        Some(())
+    }
+
     /// Reads a little-endian u64 at a linear address.
     fn read_linear_u64(&self, s: &CpuState, lin: u64) -> Option<u64> {
         let mut b = [0u8; 8];
-        for (k, byte) in b.iter_mut().enumerate() {
-            let p = self.physical(s, lin.wrapping_add(k as u64))?;
-            let mut one = [0u8];
-            self.mem.read(p, &mut one);
-            *byte = one[0];
-        }
+        self.read_linear(s, lin, &mut b)?;
         Some(u64::from_le_bytes(b))
     }
 
@@ -908,8 +901,9 @@ impl Machine for KvmMachine {
             return self.step_user_by_patching(&s);
         }
         let insn = self.current_instruction(&s)?;
-        let event = match insn {
-            Some(i) if i.mnemonic() == Mnemonic::Hlt && s.cpl() == 0 => {
+        let rep = insn.as_ref().and_then(|i| rep_counter(&s, i));
+        let event = match (insn, rep) {
+            (Some(i), _) if i.mnemonic() == Mnemonic::Hlt && s.cpl() == 0 => {
                 self.set_debug(Debug::Off, &[])?;
                 let e = self.run_until(None, Debug::Off)?;
                 if matches!(e, Event::Halted { .. }) {
@@ -928,12 +922,9 @@ impl Machine for KvmMachine {
                 }
                 e
             }
-            Some(i)
-                if is_string(i.mnemonic())
-                    && (i.has_rep_prefix() || i.has_repe_prefix() || i.has_repne_prefix()) =>
-            {
+            (Some(i), Some(counter)) => {
                 self.set_debug(Debug::SingleStep, &[])?;
-                self.step_rep(&s, &i)?
+                self.step_rep(&s, &i, counter)?
             }
             _ => {
                 self.set_debug(Debug::SingleStep, &[])?;
@@ -962,12 +953,7 @@ impl Machine for KvmMachine {
             // The instruction the run starts at never triggers a breakpoint: step over it
             // first (a hardware breakpoint would fire again at once).
             let s = self.state()?;
-            let lin = if s.mode() == CpuMode::Long64 {
-                s.rip
-            } else {
-                s.cs.base.wrapping_add(s.rip) & 0xffff_ffff
-            };
-            if limits.breakpoints.contains(&lin) {
+            if limits.breakpoints.contains(&s.code_address()) {
                 let e = self.step()?;
                 if e != Event::Stepped {
                     return Ok(e);

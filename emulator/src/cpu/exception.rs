@@ -29,7 +29,7 @@ use super::{Cpu, Exc, X};
 use crate::machine::{Cause, Vector};
 use crate::state::flags as fl;
 use crate::state::reg::RSP;
-use crate::state::{attr, ctl, CpuMode};
+use crate::state::{attr, ctl, CpuMode, CpuState};
 
 /// The outcome of delivering an exception.
 pub(crate) enum Delivery {
@@ -252,6 +252,14 @@ impl Cpu {
         }
     }
 
+    /// Undoes a failed delivery attempt, except CR2: it holds the address of the most
+    /// recent page fault, even one raised while delivering.
+    fn undo_delivery(&mut self, saved: CpuState) {
+        let cr2 = self.s.cr2;
+        self.s = saved;
+        self.s.cr2 = cr2;
+    }
+
     /// INT n, INT3, INTO, INT1: the return address is the next instruction (RIP already
     /// points there). A fault while delivering is a fault of the INT instruction itself.
     pub(crate) fn software_interrupt(&mut self, vector: u8, kind: Kind) -> X {
@@ -262,9 +270,7 @@ impl Cpu {
                 Ok(())
             }
             Err(e) => {
-                let cr2 = self.s.cr2;
-                self.s = saved;
-                self.s.cr2 = cr2;
+                self.undo_delivery(saved);
                 Err(e)
             }
         }
@@ -291,11 +297,7 @@ impl Cpu {
             match self.deliver_vector(current.vector as u8, code, kind) {
                 Ok(()) => return Delivery::Delivered,
                 Err(next) => {
-                    // The attempt is undone, except CR2: it holds the address of the most
-                    // recent page fault, even one raised while delivering.
-                    let cr2 = self.s.cr2;
-                    self.s = saved;
-                    self.s.cr2 = cr2;
+                    self.undo_delivery(saved);
                     if let Cause::Unimplemented { instruction } = &next.cause {
                         return Delivery::Undeliverable(format!(
                             "delivering {} needs {instruction}, which this CPU does not implement",

@@ -280,13 +280,7 @@ impl Cpu {
         let rflags = self.s.rflags;
         // Instruction breakpoints: a fault before the instruction begins, unless RF.
         if self.exec_bp_armed && rflags & fl::RF == 0 {
-            // The linear address of the instruction (CS.base is 0 in 64-bit mode).
-            let lin = if self.s.mode() == CpuMode::Long64 {
-                rip
-            } else {
-                self.s.cs.base.wrapping_add(rip) & 0xffff_ffff
-            };
-            let hits = self.exec_breakpoints(lin);
+            let hits = self.exec_breakpoints(self.s.code_address());
             if hits != 0 {
                 self.s.debug.dr6 = (self.s.debug.dr6 & !0xf) | hits;
                 return self.raise(Exc::new(Vector::DB), rip, Kind::InstructionBreakpoint);
@@ -506,7 +500,7 @@ impl Machine for Cpu {
                 }
             }
             if count != 0 && !limits.breakpoints.is_empty() {
-                let lin = self.s.cs.base.wrapping_add(self.s.rip);
+                let lin = self.s.code_address();
                 if limits.breakpoints.contains(&lin) {
                     return Ok(Event::Breakpoint { address: lin });
                 }

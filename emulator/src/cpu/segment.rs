@@ -180,13 +180,10 @@ impl Cpu {
         if s == seg::CS {
             return Err(Exc::new(Vector::UD));
         }
-        let long64 = self.s.efer & crate::state::ctl::EFER_LMA != 0;
         if sel & !3 == 0 {
             // A null selector: allowed for data segments (any use faults later), and for
             // SS only in 64-bit mode below CPL 3 with RPL = CPL.
-            if s == seg::SS
-                && !(long64 && self.s.mode() == CpuMode::Long64 && cpl < 3 && rpl == cpl)
-            {
+            if s == seg::SS && !(self.s.mode() == CpuMode::Long64 && cpl < 3 && rpl == cpl) {
                 return Err(err(0));
             }
             return Ok(null_segment(sel));
