@@ -23,9 +23,10 @@
 //! writes one); `protected` is the 32-bit flat environment of `x86lab run`; `long` and
 //! `compat` are the 64-bit environment of `x86lab run` plus a small kernel in the boot area:
 //! a GDT with user segments (23h data, 2Bh 64-bit code, 33h 32-bit code, all DPL 3), a TSS
-//! whose RSP0 is a kernel stack, user-accessible page tables, and an IDT whose 32 exception
-//! vectors go to stubs that push the vector (and a zero error code where the CPU pushes
-//! none) and write to the exit port. That reports a fault without any kernel code touching
+//! whose RSP0 is a kernel stack, user-accessible page tables, and an IDT whose 256 vectors
+//! go to stubs that push the vector (and a zero error code where the CPU pushes none) and
+//! write to the exit port; the gates are DPL 0 except those of vectors 3, 4 and 80h, which
+//! user code may raise with INT3, INTO and INT 80h (DPL 3, as Linux has them). That reports a fault without any kernel code touching
 //! the state under test, at either CPL.
 //!
 //! A run ends at HLT, at a write to the exit port (0F4h: `out 0xf4, al`, which CPL 3 can
@@ -181,6 +182,8 @@ pub struct Outcome {
     pub fault: Option<Fault>,
     /// The software CPU met an instruction it does not implement.
     pub unimplemented: bool,
+    /// KVM could not go on (an internal error, such as the host's emulator failing).
+    pub host_failure: bool,
     pub state: CpuState,
     /// The memory ranges the case names (initial and expected), as they are at the end.
     pub memory: Vec<Chunk>,
@@ -203,6 +206,8 @@ const TSS_AT: u64 = 0x8000;
 const TSS_LIMIT: u64 = 0x68 + 0x2000;
 const STUBS_AT: u64 = 0xb000;
 const STUB_SIZE: u64 = 16;
+/// The IDT's vectors: all 256.
+const VECTORS: u64 = 256;
 const KSTACK_TOP: u64 = 0x12000;
 /// The exit port, whose writes end a run.
 const EXIT_PORT: u8 = 0xf4;
@@ -245,20 +250,27 @@ fn install_kernel(m: &mut dyn Machine) -> Result<u64> {
     tss[0x66..0x68].copy_from_slice(&0x68u16.to_le_bytes());
     *tss.last_mut().expect("not empty") = 0xff;
     m.memory_mut().load(area + TSS_AT, &tss)?;
-    let mut idt = Vec::with_capacity(32 * 16);
+    let mut idt = Vec::with_capacity(VECTORS as usize * 16);
     let mut stubs = Vec::new();
-    for v in 0..32u8 {
+    for v in 0..VECTORS {
+        let v = v as u8;
         let stub = area + STUBS_AT + u64::from(v) * STUB_SIZE;
         let mut code = Vec::new();
         if !has_error_code(v) {
             code.extend_from_slice(&[0x6a, 0x00]); // push 0
         }
-        code.extend_from_slice(&[0x6a, v]); // push v
+        code.extend_from_slice(&[0x68]); // push imm32 (v)
+        code.extend_from_slice(&u32::from(v).to_le_bytes());
         code.extend_from_slice(&[0xe6, EXIT_PORT, 0xf4]); // out 0xf4, al ; hlt
         code.resize(STUB_SIZE as usize, 0xcc);
         stubs.extend_from_slice(&code);
-        let lo =
-            (stub & 0xffff) | (0x08 << 16) | (0x8e00u64 << 32) | (((stub >> 16) & 0xffff) << 48);
+        // Interrupt gates of DPL 0, except those user code may raise with INT3, INTO and
+        // INT 80h (DPL 3, as Linux has them).
+        let dpl: u64 = if matches!(v, 3 | 4 | 0x80) { 3 } else { 0 };
+        let lo = (stub & 0xffff)
+            | (0x08 << 16)
+            | ((0x8e00u64 | dpl << 13) << 32)
+            | (((stub >> 16) & 0xffff) << 48);
         idt.extend_from_slice(&lo.to_le_bytes());
         idt.extend_from_slice(&(stub >> 32).to_le_bytes());
     }
@@ -304,7 +316,7 @@ pub fn prepare(m: &mut dyn Machine, case: &Case) -> Result<CpuState> {
             };
             s.idtr = x86lab_emulator::DescriptorTable {
                 base: area + IDT_AT,
-                limit: 32 * 16 - 1,
+                limit: VECTORS as u16 * 16 - 1,
             };
             s.tr = Segment {
                 selector: TSS_SELECTOR,
@@ -415,7 +427,7 @@ pub fn run(m: &mut dyn Machine, case: &Case) -> Result<Outcome> {
         && matches!(case.mode, CaseMode::Long | CaseMode::Compat)
     {
         let (area, _) = boot_area(m.memory().layout().ram_size);
-        let stubs = area + STUBS_AT..area + STUBS_AT + 32 * STUB_SIZE;
+        let stubs = area + STUBS_AT..area + STUBS_AT + VECTORS * STUB_SIZE;
         if stubs.contains(&state.rip) {
             let at = state.gpr[x86lab_emulator::state::reg::RSP];
             let q = |i: u64| m.memory().read_uint(at + 8 * i, 8);
@@ -449,6 +461,7 @@ pub fn run(m: &mut dyn Machine, case: &Case) -> Result<Outcome> {
         ended,
         fault,
         unimplemented,
+        host_failure: matches!(event, Event::HostFailure { .. }),
         state,
         memory,
     })

@@ -89,6 +89,22 @@ struct FuzzArgs {
     /// Run shard I of N (cases k with k mod N = I).
     #[arg(long, default_value = "0/1", value_parser = parse_shard)]
     shard: (u64, u64),
+    /// The modes cases run in, drawn equally often: 64-bit (long) and compatibility mode
+    /// (32-bit code under a 64-bit kernel).
+    #[arg(long, value_delimiter = ',', default_value = "long,compat")]
+    modes: Vec<FuzzMode>,
+    /// The privilege level of the cases. 3 (user mode): KVM runs the code on the processor
+    /// even without VT-x/AMD-V, so the comparison is with hardware. 0 (kernel mode): the
+    /// comparison is with the host's KVM, which without VT-x/AMD-V is the host kernel's
+    /// instruction emulator; the report says which.
+    #[arg(long, default_value = "3", value_parser = ["0", "3"])]
+    cpl: String,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FuzzMode {
+    Long,
+    Compat,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -286,6 +302,17 @@ fn fuzz(args: &FuzzArgs) -> Result<u8> {
         only,
         out: args.out.clone(),
         shard: args.shard,
+        envs: args
+            .modes
+            .iter()
+            .map(|m| fuzz::Env {
+                mode: match m {
+                    FuzzMode::Long => x86lab::case_file::CaseMode::Long,
+                    FuzzMode::Compat => x86lab::case_file::CaseMode::Compat,
+                },
+                cpl: if args.cpl == "0" { 0 } else { 3 },
+            })
+            .collect(),
     };
     let mine = (0..args.cases)
         .filter(|k| k % args.shard.1 == args.shard.0)

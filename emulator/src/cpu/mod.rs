@@ -45,6 +45,7 @@ use std::time::Instant;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
 
 pub use cpuid::{cpuid, VENDOR};
+pub use execute::IMPLEMENTED;
 
 use crate::devices::{DeviceAction, Devices};
 use crate::machine::{Cause, Event, Exception, Limit, Machine, MachineError, RunLimits, Vector};

@@ -153,10 +153,11 @@ impl Cpu {
     /// The segment of the memory operand.
     pub(crate) fn mem_seg(&self) -> usize {
         let s = sreg(self.i.memory_segment()).unwrap_or(seg::DS);
-        if self.bits == 64 && s < seg::FS {
-            // In 64-bit mode the CS, DS, ES and SS overrides are ignored: the segment is
-            // the default one, SS for an RSP or RBP base (which decides between #SS and
-            // #GP for a non-canonical address), DS otherwise.
+        if self.bits == 64 && s < seg::FS && s != seg::SS {
+            // In 64-bit mode the CS, DS and ES overrides are ignored: the segment is the
+            // default one, SS for an RSP or RBP base (which decides between #SS and #GP for
+            // a non-canonical address), DS otherwise. An SS override is not: the processor
+            // raises #SS for a non-canonical [rdi] under it (measured on KVM at CPL 3).
             let base = self.i.memory_base().full_register();
             return if matches!(base, Register::RSP | Register::RBP) {
                 seg::SS
