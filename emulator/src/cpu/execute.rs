@@ -10,7 +10,7 @@ use crate::state::flags as fl;
 /// Every mnemonic the software CPU executes (some in only some forms: MOVSD and CMPSD are
 /// the string instructions, not SSE2's). The differential engine draws its instructions
 /// from this list, and its report lists each; a test checks the list against
-/// [`Cpu::execute`]'s dispatch, form by form.
+/// the dispatch below, form by form (tests/fuzz.rs).
 pub const IMPLEMENTED: &[M] = &[
     M::Aaa,
     M::Aad,
