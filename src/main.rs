@@ -339,8 +339,8 @@ fn fuzz(args: &FuzzArgs) -> Result<u8> {
         None => print!("{report}"),
     }
     eprintln!(
-        "{} cases compared, {} mismatches ({} skipped: not implemented by the software CPU)",
-        summary.run, summary.mismatches, summary.skipped_unimplemented
+        "{} cases compared, {} mismatches with the processor, {} disagreements with the host's emulator ({} skipped: not implemented by the software CPU)",
+        summary.run, summary.mismatches, summary.host_disagreements, summary.skipped_unimplemented
     );
     Ok(u8::from(summary.mismatches > 0))
 }

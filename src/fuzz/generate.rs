@@ -416,6 +416,9 @@ pub struct Generated {
     pub case: Case,
     /// RFLAGS bits compared (the instruction's undefined flags masked).
     pub flags_mask: u64,
+    /// The initial general-purpose registers and RFLAGS (also in `case`, as text).
+    pub gpr: [u64; 16],
+    pub rflags: u64,
 }
 
 /// The RFLAGS bits of iced-x86's flag set.
@@ -474,6 +477,10 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
     }
     gpr[4] = STACK;
     let accesses = place_memory(&i, &mut gpr, &mut rng, bits)?;
+    // ENTER allocates its frame below RSP: keep it in the sandbox.
+    if i.mnemonic() == Mnemonic::Enter && i.immediate16() > 0x600 {
+        return None;
+    }
     // SHLD/SHRD of 16-bit operands by more than 16: undefined (see DIVERGENCES).
     if matches!(i.mnemonic(), Mnemonic::Shld | Mnemonic::Shrd) && i.op_register(1).size() == 2 {
         let count = if i.op_count() > 2 && i.op_kind(2) == OpKind::Register {
@@ -558,6 +565,8 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
         env: ctx.env,
         case,
         flags_mask,
+        gpr,
+        rflags,
     })
 }
 
@@ -621,6 +630,17 @@ fn place_memory(
     }
     if i.mnemonic() == Mnemonic::Xlatb {
         gpr[3] = target;
+    }
+    // BT, BTS, BTR, BTC with a register bit offset address memory beyond their operand
+    // (offset / 8 bytes, signed): keep it within 127 bytes either way.
+    if matches!(
+        i.mnemonic(),
+        Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc
+    ) && i.op0_kind() == OpKind::Memory
+        && i.op1_kind() == OpKind::Register
+    {
+        let k = gpr_index(i.op1_register())?;
+        gpr[k] = (rng.below(2048) as i64 - 1024) as u64;
     }
     if matches!(i.mnemonic(), Mnemonic::Enter | Mnemonic::Leave) {
         gpr[5] = STACK + 0x100;

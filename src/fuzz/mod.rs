@@ -20,6 +20,7 @@
 
 pub mod forms;
 pub mod generate;
+pub mod native;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,7 +93,14 @@ pub const DIVERGENCES: &[(&str, &str)] = &[
 pub struct Tally {
     pub cases: u64,
     pub agree: u64,
+    /// Of `cases`, those whose other side was the processor (KVM on the CPU, or the native
+    /// process).
+    pub on_cpu: u64,
+    /// Disagreements with the processor.
     pub mismatches: u64,
+    /// Disagreements with the host's emulator (KVM without VT-x/AMD-V, where the native
+    /// process cannot run the instruction): not evidence about the processor.
+    pub host_disagreements: u64,
     /// Cases the host's KVM could not run (not compared; see [`Verdict::HostRefused`]).
     pub host_refused: u64,
     pub first_reproducer: Option<String>,
@@ -133,6 +141,8 @@ pub struct Summary {
     pub run: u64,
     pub skipped_unimplemented: u64,
     pub mismatches: u64,
+    /// Disagreements with the host's emulator (not the processor).
+    pub host_disagreements: u64,
     pub seconds: f64,
     /// Shrinking steps run (each a case on both machines).
     pub shrink_steps: u64,
@@ -168,31 +178,70 @@ pub enum Verdict {
     /// VT-x/AMD-V the host kernel's instruction emulator raised #UD where the software CPU
     /// did not, or failed (see DIVERGENCES).
     HostRefused,
-    /// The differences (none: the two agree).
-    Compared(Vec<String>),
+    /// The differences (none: the two agree), and whether the other side was the processor.
+    Compared { diffs: Vec<String>, on_cpu: bool },
 }
 
-/// Runs one case on both machines and compares them.
-pub fn differ(
-    g: &Generated,
-    hardware_assisted: bool,
-    emu: &mut dyn x86lab_emulator::Machine,
-    kvm: &mut dyn x86lab_emulator::Machine,
-) -> anyhow::Result<Verdict> {
-    let a = crate::case_file::run(emu, &g.case)?;
+/// The machines a worker compares the software CPU with.
+pub struct Sides {
+    pub emu: x86lab_emulator::Cpu,
+    pub kvm: x86lab_kvm::KvmMachine,
+    /// The native runner, for compatibility mode without VT-x/AMD-V.
+    pub native: Option<native::Native>,
+    pub hardware_assisted: bool,
+}
+
+impl Sides {
+    /// The machines for a campaign in `envs`.
+    pub fn new(envs: &[Env]) -> anyhow::Result<Sides> {
+        let layout = x86lab_emulator::MemoryLayout::default();
+        let hardware_assisted = x86lab_kvm::Regime::detect().is_hardware_assisted();
+        let native = if !hardware_assisted
+            && envs
+                .iter()
+                .any(|e| e.mode == CaseMode::Compat && e.cpl == 3)
+        {
+            Some(native::Native::start()?)
+        } else {
+            None
+        };
+        Ok(Sides {
+            emu: x86lab_emulator::Cpu::new(layout)?,
+            kvm: x86lab_kvm::KvmMachine::new(layout)?,
+            native,
+            hardware_assisted,
+        })
+    }
+}
+
+/// Runs one case on the software CPU and on the other side, and compares them. The other
+/// side is KVM; for compatibility-mode cases on a host whose KVM would emulate them, it is
+/// the native process where the instruction means the same there ([`native::arbitrable`]).
+pub fn differ(g: &Generated, sides: &mut Sides) -> anyhow::Result<Verdict> {
+    let a = crate::case_file::run(&mut sides.emu, &g.case)?;
     if a.unimplemented {
         return Ok(Verdict::Unimplemented);
     }
-    let b = crate::case_file::run(kvm, &g.case)?;
+    let on_kvm_cpu = g.env.native(sides.hardware_assisted);
+    if let (false, Some(n)) = (on_kvm_cpu, sides.native.as_mut()) {
+        if native::arbitrable(g) {
+            if let Some(r) = n.run(g)? {
+                return Ok(Verdict::Compared {
+                    diffs: native::compare(&a, &r, g),
+                    on_cpu: true,
+                });
+            }
+        }
+    }
+    let b = crate::case_file::run(&mut sides.kvm, &g.case)?;
     let ud = |o: &crate::case_file::Outcome| o.fault.as_ref().is_some_and(|f| f.vector == 6);
-    if !g.env.native(hardware_assisted) && (b.host_failure || (ud(&b) && !ud(&a))) {
+    if !on_kvm_cpu && (b.host_failure || (ud(&b) && !ud(&a))) {
         return Ok(Verdict::HostRefused);
     }
-    Ok(Verdict::Compared(crate::case_file::compare(
-        &a,
-        &b,
-        g.flags_mask,
-    )))
+    Ok(Verdict::Compared {
+        diffs: crate::case_file::compare(&a, &b, g.flags_mask),
+        on_cpu: on_kvm_cpu,
+    })
 }
 
 /// The most shrinking steps spent on one mismatch.
@@ -203,23 +252,28 @@ const MAX_SHRINK_STEPS: u32 = 2000;
 /// the steps run.
 fn shrink(
     tree: &mut dyn ValueTree<Value = (generate::Draw, Generated)>,
-    first: (Generated, Vec<String>),
-    emu: &mut dyn x86lab_emulator::Machine,
-    kvm: &mut dyn x86lab_emulator::Machine,
+    first: (Generated, Vec<String>, bool),
+    sides: &mut Sides,
 ) -> anyhow::Result<(Generated, Vec<String>, u32)> {
     let mnemonic = first.0.instruction.mnemonic();
-    let hardware_assisted = x86lab_kvm::Regime::detect().is_hardware_assisted();
+    let on_cpu = first.2;
+    let first = (first.0, first.1);
     let mut best = first;
     let mut steps = 0;
-    if !tree.simplify() {
+    // Disagreements with the host's emulator are not shrunk: they say nothing about the
+    // processor, and each step would run the slow emulator again.
+    let max = if on_cpu { MAX_SHRINK_STEPS } else { 0 };
+    if max == 0 || !tree.simplify() {
         return Ok((best.0, best.1, steps));
     }
-    while steps < MAX_SHRINK_STEPS {
+    while steps < max {
         steps += 1;
         let (_, g) = tree.current();
         let still = if g.instruction.mnemonic() == mnemonic {
-            match differ(&g, hardware_assisted, emu, kvm)? {
-                Verdict::Compared(d) if !d.is_empty() => Some(d),
+            match differ(&g, sides)? {
+                Verdict::Compared { diffs, on_cpu: o } if !diffs.is_empty() && o == on_cpu => {
+                    Some(diffs)
+                }
                 _ => None,
             }
         } else {
@@ -279,9 +333,7 @@ pub fn campaign(c: &Campaign, progress: &indicatif::ProgressBar) -> anyhow::Resu
         let mut workers = Vec::new();
         for _ in 0..c.jobs.max(1) {
             workers.push(scope.spawn(|| -> anyhow::Result<()> {
-                let layout = x86lab_emulator::MemoryLayout::default();
-                let mut emu = x86lab_emulator::Cpu::new(layout)?;
-                let mut kvm = x86lab_kvm::KvmMachine::new(layout)?;
+                let mut sides = Sides::new(&c.envs)?;
                 // Environments with no form (an --only list of compat-only mnemonics in
                 // 64-bit mode, say) are not drawn from.
                 let strategies: Vec<_> = ctxs
@@ -302,7 +354,7 @@ pub fn campaign(c: &Campaign, progress: &indicatif::ProgressBar) -> anyhow::Resu
                     let (_, g) = tree.current();
                     let mnemonic = format!("{:?}", g.instruction.mnemonic()).to_lowercase();
                     let key = (g.env.to_string(), mnemonic.clone());
-                    match differ(&g, hardware_assisted, &mut emu, &mut kvm)? {
+                    match differ(&g, &mut sides)? {
                         Verdict::Unimplemented => {
                             skipped.fetch_add(1, Ordering::Relaxed);
                         }
@@ -310,30 +362,45 @@ pub fn campaign(c: &Campaign, progress: &indicatif::ProgressBar) -> anyhow::Resu
                             let mut t = tally.lock().expect("no worker panics holding it");
                             t.entry(key).or_default().host_refused += 1;
                         }
-                        Verdict::Compared(diffs) if diffs.is_empty() => {
+                        Verdict::Compared { diffs, on_cpu } if diffs.is_empty() => {
                             let mut t = tally.lock().expect("no worker panics holding it");
                             let e = t.entry(key).or_default();
                             e.cases += 1;
+                            e.on_cpu += u64::from(on_cpu);
                             e.agree += 1;
                         }
-                        Verdict::Compared(diffs) => {
-                            mismatches.fetch_add(1, Ordering::Relaxed);
-                            let original = c.out.join(format!("{mnemonic}-{k}-original.json"));
+                        Verdict::Compared { diffs, on_cpu } => {
+                            if on_cpu {
+                                mismatches.fetch_add(1, Ordering::Relaxed);
+                            }
+                            let kind = if on_cpu { "" } else { "host-" };
+                            let original =
+                                c.out.join(format!("{kind}{mnemonic}-{k}-original.json"));
                             write_case(&original, &g, &diffs)?;
                             let (small, d, steps) =
-                                shrink(&mut *tree, (g, diffs), &mut emu, &mut kvm)?;
+                                shrink(&mut *tree, (g, diffs, on_cpu), &mut sides)?;
                             shrink_steps.fetch_add(u64::from(steps), Ordering::Relaxed);
-                            let path = c.out.join(format!("{mnemonic}-{k}.json"));
+                            let path = c.out.join(format!("{kind}{mnemonic}-{k}.json"));
                             write_case(&path, &small, &d)?;
+                            let what = if on_cpu {
+                                "mismatch"
+                            } else {
+                                "disagreement with the host's emulator"
+                            };
                             progress.println(format!(
-                                "mismatch: {} -> {} (shrunk in {steps} steps)",
+                                "{what}: {} -> {} (shrunk in {steps} steps)",
                                 small.case.name,
                                 path.display()
                             ));
                             let mut t = tally.lock().expect("no worker panics holding it");
                             let e = t.entry(key).or_default();
                             e.cases += 1;
-                            e.mismatches += 1;
+                            if on_cpu {
+                                e.on_cpu += 1;
+                                e.mismatches += 1;
+                            } else {
+                                e.host_disagreements += 1;
+                            }
                             e.first_reproducer.get_or_insert(path.display().to_string());
                         }
                     }
@@ -351,6 +418,7 @@ pub fn campaign(c: &Campaign, progress: &indicatif::ProgressBar) -> anyhow::Resu
     let tally = tally.into_inner().expect("workers are done");
     Ok(Summary {
         run: tally.values().map(|t| t.cases).sum(),
+        host_disagreements: tally.values().map(|t| t.host_disagreements).sum(),
         tally,
         skipped_unimplemented: skipped.into_inner(),
         mismatches: mismatches.into_inner(),
@@ -390,8 +458,9 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
         c.seed, c.cases, c.shard.0, c.shard.1, s.run, s.skipped_unimplemented
     );
     r += &format!(
-        "- **{} mismatches**, {:.0} s ({:.0} cases/s), {} shrinking steps\n",
+        "- **{} mismatches with the processor**, {} disagreements with the host's emulator (not the processor), {:.0} s ({:.0} cases/s), {} shrinking steps\n",
         s.mismatches,
+        s.host_disagreements,
         s.seconds,
         (s.run + s.skipped_unimplemented) as f64 / s.seconds.max(1e-9),
         s.shrink_steps
@@ -400,8 +469,10 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
     for e in &c.envs {
         let with = if e.native(hardware_assisted) {
             "the processor (KVM runs this code on the CPU)"
+        } else if e.mode == CaseMode::Compat && e.cpl == 3 {
+            "the processor, in a 32-bit code segment of a native Linux process (KVM without VT-x/AMD-V would emulate this code), for every instruction that means the same there; the rest with the host's KVM, i.e. the host kernel's instruction emulator, not the processor (counted apart)"
         } else {
-            "the host's KVM: on this host without VT-x/AMD-V, the host kernel's instruction emulator, not the processor"
+            "the host's KVM: on this host without VT-x/AMD-V, the host kernel's instruction emulator, not the processor (counted apart)"
         };
         r += &format!("  - {e}: {with}\n");
     }
@@ -413,7 +484,7 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
         let env = e.to_string();
         let ctx = Ctx::new(*e, hardware_assisted, amd_host(), &c.only);
         r += &format!("## {env}\n\n");
-        r += "| mnemonic | cases | agree | mismatches | not comparable: the host's emulator refused | first reproducer |\n| --- | ---: | ---: | ---: | ---: | --- |\n";
+        r += "| mnemonic | cases | on the processor | agree | mismatches (with the processor) | disagreements with the host's emulator | not comparable: the host's emulator refused | first reproducer |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
         let mut listed: BTreeMap<String, Tally> = s
             .tally
             .iter()
@@ -424,22 +495,34 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
         for (m, _) in &ctx.forms.by_mnemonic {
             listed.entry(format!("{m:?}").to_lowercase()).or_default();
         }
-        let (mut cases, mut agree, mut bad, mut refused) = (0, 0, 0, 0);
+        let mut total = Tally::default();
         for (m, t) in &listed {
             r += &format!(
-                "| {m} | {} | {} | {} | {} | {} |\n",
+                "| {m} | {} | {} | {} | {} | {} | {} | {} |\n",
                 t.cases,
+                t.on_cpu,
                 t.agree,
                 t.mismatches,
+                t.host_disagreements,
                 t.host_refused,
                 t.first_reproducer.as_deref().unwrap_or("")
             );
-            cases += t.cases;
-            agree += t.agree;
-            bad += t.mismatches;
-            refused += t.host_refused;
+            total.cases += t.cases;
+            total.on_cpu += t.on_cpu;
+            total.agree += t.agree;
+            total.mismatches += t.mismatches;
+            total.host_disagreements += t.host_disagreements;
+            total.host_refused += t.host_refused;
         }
-        r += &format!("| **total** | {cases} | {agree} | {bad} | {refused} | |\n\n");
+        r += &format!(
+            "| **total** | {} | {} | {} | {} | {} | {} | |\n\n",
+            total.cases,
+            total.on_cpu,
+            total.agree,
+            total.mismatches,
+            total.host_disagreements,
+            total.host_refused
+        );
     }
     r += "## Implemented mnemonics not drawn, and why\n\n";
     let drawn: std::collections::BTreeSet<Mnemonic> = c

@@ -426,7 +426,16 @@ impl Cpu {
         let dst = self.read_op(0, 2)?;
         let src = self.read_op(1, 2)?;
         if dst & 3 < src & 3 {
-            self.write_op(0, 2, (dst & !3) | (src & 3))?;
+            let v = (dst & !3) | (src & 3);
+            match super::operand::gpr(self.i.op0_register()) {
+                // ARPL writes 16 bits, also in its 32-bit-operand form (`arpl r32/m16, r32`):
+                // the rest of a register is kept (measured on the processor).
+                Some(mut r) if self.i.op0_kind() == OpKind::Register => {
+                    r.size = 2;
+                    self.set_gpr(r, v);
+                }
+                _ => self.write_op(0, 2, v)?,
+            }
             self.s.rflags |= fl::ZF;
         } else {
             self.s.rflags &= !fl::ZF;
