@@ -594,16 +594,47 @@ pub fn compare(a: &Outcome, b: &Outcome, flags_mask: u64) -> Vec<String> {
         })
     };
     if masked(&a.fault) != masked(&b.fault) {
+        let show = |f: &Option<Fault>| {
+            f.as_ref().map_or_else(
+                || "none".to_string(),
+                |f| {
+                    format!(
+                        "{} error code {:#x} at {:#x} (rflags {:#x}, rsp {:#x})",
+                        vector_name(f.vector),
+                        f.error_code,
+                        f.rip,
+                        f.rflags & flags_mask,
+                        f.rsp
+                    )
+                },
+            )
+        };
         d.push(format!(
-            "fault: {} {:?}, {} {:?}",
-            a.backend, a.fault, b.backend, b.fault
+            "fault: {} {}, {} {}",
+            a.backend,
+            show(&a.fault),
+            b.backend,
+            show(&b.fault)
         ));
     }
     for (x, y) in a.memory.iter().zip(&b.memory) {
         if x.bytes != y.bytes {
+            // From the first differing byte, sixteen bytes of each.
+            let o = x
+                .bytes
+                .bytes()
+                .zip(y.bytes.bytes())
+                .position(|(p, q)| p != q)
+                .unwrap_or(0)
+                & !1;
+            let part = |t: &str| t.get(o..(o + 32).min(t.len())).unwrap_or("").to_string();
             d.push(format!(
-                "memory {:#x}: {} {}, {} {}",
-                x.addr, a.backend, x.bytes, b.backend, y.bytes
+                "memory from {:#x}: {} {}, {} {}",
+                x.addr + (o / 2) as u64,
+                a.backend,
+                part(&x.bytes),
+                b.backend,
+                part(&y.bytes)
             ));
         }
     }
