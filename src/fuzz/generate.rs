@@ -477,6 +477,17 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
     }
     gpr[4] = STACK;
     let accesses = place_memory(&i, &mut gpr, &mut rng, bits)?;
+    // A memory operand based on RSP moves it; the stack must stay in the sandbox all the
+    // same (elsewhere the environments differ: open bus in the case's machine, unmapped in
+    // the native process).
+    let stack = i.stack_pointer_increment() != 0
+        || matches!(
+            i.mnemonic(),
+            Mnemonic::Ret | Mnemonic::Retf | Mnemonic::Iret | Mnemonic::Iretd | Mnemonic::Iretq
+        );
+    if stack && !(SANDBOX + 0x100..SANDBOX + SANDBOX_LEN - 0x100).contains(&gpr[4]) {
+        return None;
+    }
     // ENTER allocates its frame below RSP: keep it in the sandbox.
     if i.mnemonic() == Mnemonic::Enter && i.immediate16() > 0x600 {
         return None;
