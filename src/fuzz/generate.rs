@@ -177,11 +177,7 @@ impl Ctx {
             return true;
         }
         // Far JMP and CALL load CS (see DIVERGENCES: loads of segment registers).
-        let far = matches!(i.op0_kind(), OpKind::FarBranch16 | OpKind::FarBranch32)
-            || matches!(
-                i.memory_size(),
-                MemorySize::SegPtr16 | MemorySize::SegPtr32 | MemorySize::SegPtr64
-            ) && matches!(i.mnemonic(), Mnemonic::Jmp | Mnemonic::Call);
+        let far = far_pointer(i) && matches!(i.mnemonic(), Mnemonic::Jmp | Mnemonic::Call);
         if far && self.env.pvm_native_user(self.hardware_assisted) {
             return true;
         }
@@ -214,6 +210,16 @@ impl Ctx {
         }
         false
     }
+}
+
+/// A far pointer operand: `ptr16:16/32`, or memory holding an offset and a selector (far
+/// JMP, CALL, and LDS, LES, LSS, LFS, LGS).
+pub fn far_pointer(i: &Instruction) -> bool {
+    matches!(i.op0_kind(), OpKind::FarBranch16 | OpKind::FarBranch32)
+        || matches!(
+            i.memory_size(),
+            MemorySize::SegPtr16 | MemorySize::SegPtr32 | MemorySize::SegPtr64
+        )
 }
 
 fn is_legacy_prefix(b: u8) -> bool {

@@ -450,6 +450,13 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
         .map(|i| i.to_string().lines().nth(1).unwrap_or("").to_string())
         .unwrap_or_else(|e| e.to_string());
     let hardware_assisted = x86lab_kvm::Regime::detect().is_hardware_assisted();
+    // The generator's view of each environment, built once (each walks iced's code list).
+    let amd = amd_host();
+    let ctxs: Vec<Ctx> = c
+        .envs
+        .iter()
+        .map(|&e| Ctx::new(e, hardware_assisted, amd, &c.only))
+        .collect();
     let mut r = String::new();
     r += "# Differential campaign: the software CPU against the processor (KVM)\n\n";
     r += &format!("- date: {date}\n- host CPU: {cpu}\n- KVM {regime}\n");
@@ -480,9 +487,8 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
           in the code page. Compared: every GPR, RIP, RFLAGS (flags the instruction leaves undefined \
           masked, per iced-x86), segment selectors, CR0/CR2/CR3/CR4, EFER, FS.base, the fault \
           (vector, error code, saved RIP and RFLAGS), the code page and the 4 KiB sandbox.\n\n";
-    for e in &c.envs {
-        let env = e.to_string();
-        let ctx = Ctx::new(*e, hardware_assisted, amd_host(), &c.only);
+    for ctx in &ctxs {
+        let env = ctx.env.to_string();
         r += &format!("## {env}\n\n");
         r += "| mnemonic | cases | on the processor | agree | mismatches (with the processor) | disagreements with the host's emulator | not comparable: the host's emulator refused | first reproducer |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
         let mut listed: BTreeMap<String, Tally> = s
@@ -525,26 +531,17 @@ pub fn report(c: &Campaign, s: &Summary, date: &str) -> String {
         );
     }
     r += "## Implemented mnemonics not drawn, and why\n\n";
-    let drawn: std::collections::BTreeSet<Mnemonic> = c
-        .envs
+    let drawn: std::collections::BTreeSet<Mnemonic> = ctxs
         .iter()
-        .flat_map(|e| {
-            Ctx::new(*e, hardware_assisted, amd_host(), &c.only)
-                .forms
-                .by_mnemonic
-                .iter()
-                .map(|(m, _)| *m)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|x| x.forms.by_mnemonic.iter().map(|(m, _)| *m))
         .collect();
     let mut none = true;
     for m in x86lab_emulator::cpu::IMPLEMENTED {
         if !drawn.contains(m) && (c.only.is_empty() || c.only.contains(m)) {
             none = false;
-            let why = c
-                .envs
+            let why = ctxs
                 .iter()
-                .find_map(|e| Ctx::new(*e, hardware_assisted, amd_host(), &[]).exclusion(*m))
+                .find_map(|x| x.exclusion(*m))
                 .map(|what| format!("excluded: {what}"))
                 .unwrap_or_else(|| "no encoding of it exists in these environments".into());
             r += &format!("- {}: {why}\n", format!("{m:?}").to_lowercase());

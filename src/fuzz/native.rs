@@ -163,15 +163,8 @@ pub fn arbitrable(g: &Generated) -> bool {
     }
     let segment_register = (0..i.op_count())
         .any(|k| i.op_kind(k) == OpKind::Register && i.op_register(k).is_segment_register());
-    let far = matches!(i.op0_kind(), OpKind::FarBranch16 | OpKind::FarBranch32)
-        || matches!(
-            i.memory_size(),
-            iced_x86::MemorySize::SegPtr16
-                | iced_x86::MemorySize::SegPtr32
-                | iced_x86::MemorySize::SegPtr64
-        );
     !segment_register
-        && !far
+        && !super::generate::far_pointer(i)
         && !matches!(
             i.mnemonic(),
             In | Out
