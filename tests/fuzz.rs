@@ -69,6 +69,48 @@ fn three_thousand_random_instructions_agree_with_the_processor() {
     }
 }
 
+#[test]
+fn descriptor_instructions_agree_with_the_processor_on_the_cases_ldt() {
+    if !kvm_usable("differential campaign of LAR, LSL, VERR and VERW") {
+        return;
+    }
+    // Compatibility mode at CPL 3; without VT-x/AMD-V the processor's side is a native
+    // process holding the case's LDT (modify_ldt()); selectors of the GDT, which differ
+    // there, go to the host's emulator and are counted apart.
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-descriptors");
+    let c = Campaign {
+        cases: 400,
+        seed: 0x1d7,
+        jobs: 1,
+        only: vec![Mnemonic::Lar, Mnemonic::Lsl, Mnemonic::Verr, Mnemonic::Verw],
+        out: out.clone(),
+        shard: (0, 1),
+        envs: vec![x86lab::fuzz::Env {
+            mode: x86lab::case_file::CaseMode::Compat,
+            cpl: 3,
+        }],
+    };
+    let s = x86lab::fuzz::campaign(&c, &indicatif::ProgressBar::hidden()).unwrap();
+    for m in ["lar", "lsl", "verr", "verw"] {
+        let t = s
+            .tally
+            .iter()
+            .find(|((_, n), _)| n == m)
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| panic!("no `{m}` drawn"));
+        assert!(
+            t.on_cpu > 40,
+            "{m}: only {} cases on the processor",
+            t.on_cpu
+        );
+        assert_eq!(
+            t.mismatches, 0,
+            "{m}: {} mismatches, first {:?}",
+            t.mismatches, t.first_reproducer
+        );
+    }
+}
+
 /// Draws one case of `ctx` (attempt `n`) with a fixed seed.
 fn draw(ctx: &Arc<Ctx>, n: u64) -> Option<generate::Generated> {
     let mut seed = [0u8; 32];

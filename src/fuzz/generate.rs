@@ -7,7 +7,8 @@
 //! choices. [`realize`] decodes the instruction and makes the case meaningful: the registers
 //! that form memory operands are set so that every access falls in the sandbox, branch
 //! targets are rewritten to land on a sentinel inside the code page, the stack holds return
-//! addresses and IRET frames. Because [`realize`] is a pure function of the draw, proptest
+//! addresses and IRET frames, and LAR, LSL, VERR and VERW get an LDT of random descriptors
+//! and a selector, mostly of it. Because [`realize`] is a pure function of the draw, proptest
 //! can shrink a draw (register values towards 0, immediates and displacements towards 0,
 //! the sandbox towards zeros) and every shrunk draw is again a valid case.
 
@@ -42,6 +43,11 @@ const SENTINEL: [u8; 2] = [0xe6, 0xf4];
 pub const LOW: u64 = 0;
 /// What fills the rest of the code page: INT3, so a wrong jump ends in a reported #BP.
 const FILL: u8 = 0xcc;
+/// The local descriptor table of the cases of LAR, LSL, VERR and VERW: [`LDT_ENTRIES`]
+/// descriptors, the kind Linux's modify_ldt() installs (so that a native process can hold
+/// the same table).
+pub const LDT_AT: u64 = 0x30_0000;
+pub const LDT_ENTRIES: usize = 8;
 
 /// Where cases run: a mode and a privilege level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +165,8 @@ impl Ctx {
             Cli | Sti | Pushf | Pushfd | Pushfq | Popf | Popfd | Popfq if pvm_user => {
                 entry("CLI, STI")
             }
-            Int1 | Int | Syscall | Sysret | Sysretq if pvm_user => entry("INT1"),
+            Int | Syscall | Sysret | Sysretq if pvm_user => entry("INT1"),
+            Int1 if self.env.pvm_user(self.hardware_assisted) => entry("INT1"),
             Iret | Iretd | Iretq | Retf if pvm_user => entry("loads of segment"),
             _ => None,
         }
@@ -202,9 +209,11 @@ impl Ctx {
         }
         // Encodings whose meaning depends on the vendor (the operand-size prefix on near
         // branches in 64-bit mode, ...): the software CPU decodes as Intel documents.
+        // UD0 raises #UD before its length matters (AMD reads no ModRM byte, Intel does).
         if self.amd_host {
             let amd = Decoder::with_ip(self.env.bits(), bytes, CODE, DecoderOptions::AMD).decode();
-            if amd.code() != i.code() || amd.len() != i.len() {
+            let ud0 = amd.mnemonic() == Mnemonic::Ud0 && i.mnemonic() == Mnemonic::Ud0;
+            if !ud0 && (amd.code() != i.code() || amd.len() != i.len()) {
                 return true;
             }
         }
@@ -425,6 +434,8 @@ pub struct Generated {
     /// The initial general-purpose registers and RFLAGS (also in `case`, as text).
     pub gpr: [u64; 16],
     pub rflags: u64,
+    /// LAR, LSL, VERR, VERW: the selector operand (the case has an LDT at [`LDT_AT`]).
+    pub selector: Option<u16>,
 }
 
 /// The RFLAGS bits of iced-x86's flag set.
@@ -516,6 +527,36 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
             (0..SANDBOX_LEN).map(|_| r.next_u64() as u8).collect()
         }
     };
+    // LAR, LSL, VERR, VERW: a selector, mostly of the case's LDT (sometimes beyond its
+    // limit), else null, of the GDT or anything.
+    let (mut selector, mut ldt) = (None, None);
+    if matches!(
+        i.mnemonic(),
+        Mnemonic::Lar | Mnemonic::Lsl | Mnemonic::Verr | Mnemonic::Verw
+    ) {
+        let rpl = rng.below(4) as u16;
+        let index = rng.below(LDT_ENTRIES as u64 + 2) as u16;
+        let sel = match rng.below(8) {
+            0..=4 => index << 3 | 4 | rpl,
+            5 => rpl,
+            6 => index << 3 | rpl,
+            _ => rng.next_u64() as u16,
+        };
+        let op = u32::from(matches!(i.mnemonic(), Mnemonic::Lar | Mnemonic::Lsl));
+        if i.op_kind(op) == OpKind::Register {
+            let k = gpr_index(i.op_register(op))?;
+            gpr[k] = (gpr[k] & !0xffff) | u64::from(sel);
+        } else {
+            let o = (accesses.first()?.addr - SANDBOX) as usize;
+            sandbox[o..o + 2].copy_from_slice(&sel.to_le_bytes());
+        }
+        selector = Some(sel);
+        ldt = Some(
+            (0..LDT_ENTRIES)
+                .map(|_| ldt_descriptor(&mut rng))
+                .collect::<Vec<u64>>(),
+        );
+    }
     let mut code = vec![FILL; CODE_LEN as usize];
     let landing = transfer(
         ctx,
@@ -554,6 +595,15 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
     }
     regs.insert("rip".into(), Value::String(format!("{CODE:#x}")));
     regs.insert("rflags".into(), Value::String(format!("{rflags:#x}")));
+    if ldt.is_some() {
+        let ldtr = x86lab_emulator::Segment {
+            selector: 0,
+            base: LDT_AT,
+            limit: LDT_ENTRIES as u32 * 8 - 1,
+            attributes: x86lab_emulator::state::attr::LDT,
+        };
+        regs.insert("ldtr".into(), serde_json::to_value(ldtr).ok()?);
+    }
     let flags_mask =
         !rflags_of(i.rflags_undefined()) & !if pvm_user { fl::IOPL | fl::AC } else { 0 };
     let case = Case {
@@ -569,6 +619,10 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
             memory: [Chunk::new(CODE, &code), Chunk::new(SANDBOX, &sandbox)]
                 .into_iter()
                 .chain(low.map(|p| Chunk::new(LOW, &p)))
+                .chain(ldt.map(|t| {
+                    let bytes: Vec<u8> = t.iter().flat_map(|d| d.to_le_bytes()).collect();
+                    Chunk::new(LDT_AT, &bytes)
+                }))
                 .collect(),
         },
         max_instructions: None,
@@ -584,7 +638,40 @@ pub fn realize(ctx: &Ctx, d: &Draw) -> Option<Generated> {
         flags_mask,
         gpr,
         rflags,
+        selector,
     })
+}
+
+/// A descriptor of the kind Linux's modify_ldt() writes (see its `fill_ldt`): a code or data
+/// segment of DPL 3, accessed, L = 0 and AVL = 0, any base, limit, D/B and G, not conforming
+/// code (Linux 6.18 refuses it, present or not); or an empty (zero) one.
+fn ldt_descriptor(rng: &mut Rng) -> u64 {
+    if rng.below(8) == 0 {
+        return 0;
+    }
+    let contents = rng.below(3); // data, expand-down data, code (not conforming code)
+    let present = rng.below(8) != 0;
+    let ty = 1 | rng.below(2) << 1 | contents << 2;
+    let access = ty | 0x70 | if present { 0x80 } else { 0 };
+    let base = rng.next_u64() & 0xffff_ffff;
+    let limit = match rng.below(4) {
+        0 => 0,
+        1 => 0xf_ffff,
+        _ => rng.below(0x10_0000),
+    };
+    let flags = rng.below(4) << 2; // D/B and G; L = 0, AVL = 0 (Linux 6.18 leaves it clear)
+    let d = (limit & 0xffff)
+        | (base & 0xff_ffff) << 16
+        | access << 40
+        | (limit >> 16) << 48
+        | flags << 52
+        | (base >> 24) << 56;
+    // These fields are what modify_ldt() takes for "clear the entry".
+    if d == 0x71 << 40 {
+        0
+    } else {
+        d
+    }
 }
 
 /// A memory access of an explicit operand: its address and size.

@@ -76,7 +76,7 @@ pub const DIVERGENCES: &[(&str, &str)] = &[
     ),
     (
         "INT1 (ICEBP), INT n, SYSCALL and SYSRET (on KVM without VT-x/AMD-V only)",
-        "PVM reports INT1 in user mode as a fault (the saved RIP is the instruction's, not the next one's), raises #UD for INT n whatever the gate, takes SYSCALL for the host's own system call path instead of the guest's, and runs user code with the host's EFER.SCE = 1 (so SYSRET raises #GP, not #UD); INT3 and INTO are compared",
+        "PVM reports INT1 in user mode as a fault (the saved RIP is the instruction's, not the next one's, where the SDM makes its #DB trap-like; a native process on this project's host, itself a virtual machine, sees the same, so INT1 is not compared in compatibility mode either), raises #UD for INT n whatever the gate, takes SYSCALL for the host's own system call path instead of the guest's, and runs user code with the host's EFER.SCE = 1 (so SYSRET raises #GP, not #UD); INT3 and INTO are compared",
     ),
     (
         "SYSENTER and SYSEXIT in IA-32e mode, and the encodings AMD and Intel decode differently (the operand-size prefix on near branches and returns in 64-bit mode) (on AMD processors only)",
@@ -234,14 +234,21 @@ pub fn differ(g: &Generated, sides: &mut Sides) -> anyhow::Result<Verdict> {
         }
     }
     let b = crate::case_file::run(&mut sides.kvm, &g.case)?;
-    let ud = |o: &crate::case_file::Outcome| o.fault.as_ref().is_some_and(|f| f.vector == 6);
-    if !on_kvm_cpu && (b.host_failure || (ud(&b) && !ud(&a))) {
+    if !on_kvm_cpu && host_refused(&a, &b) {
         return Ok(Verdict::HostRefused);
     }
     Ok(Verdict::Compared {
         diffs: crate::case_file::compare(&a, &b, g.flags_mask),
         on_cpu: on_kvm_cpu,
     })
+}
+
+/// Whether KVM's outcome of a case it did not run on the processor is the host emulator's
+/// refusal: an emulation failure, or #UD where the software CPU raised none (the host
+/// kernel's emulator does not implement every instruction).
+pub fn host_refused(emu: &crate::case_file::Outcome, kvm: &crate::case_file::Outcome) -> bool {
+    let ud = |o: &crate::case_file::Outcome| o.fault.as_ref().is_some_and(|f| f.vector == 6);
+    kvm.host_failure || (ud(kvm) && !ud(emu))
 }
 
 /// The most shrinking steps spent on one mismatch.
@@ -318,7 +325,21 @@ pub fn campaign(c: &Campaign, progress: &indicatif::ProgressBar) -> anyhow::Resu
         .map(|&e| Arc::new(Ctx::new(e, hardware_assisted, amd, &c.only)))
         .collect();
     if ctxs.iter().all(|x| x.forms.is_empty()) {
-        anyhow::bail!("no instruction form to draw: --only names no mnemonic the software CPU implements here");
+        let why: Vec<String> = c
+            .only
+            .iter()
+            .map(|&m| {
+                let name = format!("{m:?}").to_lowercase();
+                match ctxs.iter().find_map(|x| x.exclusion(m)) {
+                    _ if !x86lab_emulator::cpu::IMPLEMENTED.contains(&m) => {
+                        format!("{name}: the software CPU does not implement it")
+                    }
+                    Some(e) => format!("{name}: excluded here ({e})"),
+                    None => format!("{name}: no form in these modes"),
+                }
+            })
+            .collect();
+        anyhow::bail!("no instruction form to draw: {}", why.join("; "));
     }
     std::fs::create_dir_all(&c.out)?;
     let (shard, shards) = c.shard;

@@ -3,10 +3,13 @@
  * does not run 32-bit code on the processor (src/fuzz/native.rs).
  *
  * Protocol, one case per exchange, on stdin/stdout:
- *   in:  C <rflags> <rax> <rcx> <rdx> <rbx> <rsp> <rbp> <rsi> <rdi> <r8>..<r15> <n>
- *        then n lines "M <addr> <hex bytes>" (addr in 100000h..10FFFFh or 200000h..20FFFFh)
+ *   in:  C <rflags> <rax> <rcx> <rdx> <rbx> <rsp> <rbp> <rsi> <rdi> <r8>..<r15> <n> <ldt>
+ *        then n lines "M <addr> <hex bytes>" (addr in 100000h..10FFFFh or 200000h..20FFFFh);
+ *        <ldt> is "-" or the 8 descriptors of the process's LDT, in hex (64 bytes)
  *   out: R <signal> <trapno> <err> <addr> <rip> <rflags> <16 registers> then the n chunks
- *        as they are at the end, in hex; or "B" when a chunk is outside the mapped pages.
+ *        as they are at the end, in hex; "B" when a chunk is outside the mapped pages; or
+ *        "L <entry> <errno> <the LDT read back>" when Linux does not hold an LDT descriptor as
+ *        given (modify_ldt() writes only DPL 3 code and data descriptors).
  * All numbers in hex. The case starts at 100000h with CS = 23h (Linux's 32-bit user code
  * segment), SS = DS = ES = FS = GS = 2Bh (flat data), the given registers and flags, and ends
  * at its first trap: the sentinel `out 0xf4, al` is a #GP at CPL 3 without I/O permission.
@@ -23,6 +26,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <asm/prctl.h>
+#include <asm/ldt.h>
+#include <errno.h>
 
 static const int gidx[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI,
   REG_RDI, REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
@@ -72,6 +77,40 @@ static int hexval(char c) {
   return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
+/* Installs the 8 descriptors of `h` (hex) as the LDT, the way modify_ldt() takes them, and
+ * reads the table back into `back`: returns -1 when it is what was asked, else the entry
+ * that differs or could not be written (8: the table as a whole; ldt_errno says why). */
+static uint8_t back[64];
+static int ldt_errno;
+static int install_ldt(const char *h) {
+  uint8_t want[64];
+  for (int k = 0; k < 64; k++) want[k] = hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]);
+  for (int e = 0; e < 8; e++) {
+    const uint8_t *d = want + 8 * e;
+    uint32_t lo = d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
+    uint32_t hi = d[4] | d[5] << 8 | d[6] << 16 | (uint32_t)d[7] << 24;
+    unsigned type = (hi >> 8) & 0xf;
+    struct user_desc u;
+    memset(&u, 0, sizeof u);
+    u.entry_number = e;
+    u.base_addr = (lo >> 16) | (hi & 0xff) << 16 | (hi & 0xff000000);
+    u.limit = (lo & 0xffff) | (hi & 0xf0000);
+    u.seg_32bit = (hi >> 22) & 1;
+    u.contents = (type >> 2) & 3;
+    u.read_exec_only = !((type >> 1) & 1);
+    u.limit_in_pages = (hi >> 23) & 1;
+    u.seg_not_present = !((hi >> 15) & 1);
+    u.useable = (hi >> 20) & 1;
+    if (syscall(SYS_modify_ldt, 1, &u, sizeof u) != 0) { ldt_errno = errno; return e; }
+  }
+  ldt_errno = 0;
+  memset(back, 0, sizeof back);
+  if (syscall(SYS_modify_ldt, 0, back, sizeof back) != sizeof back) { ldt_errno = errno; return 8; }
+  for (int e = 0; e < 8; e++)
+    if (memcmp(back + 8 * e, want + 8 * e, 8)) return e;
+  return -1;
+}
+
 int main(void) {
   syscall(SYS_arch_prctl, ARCH_GET_FS, &fsbase);
   static char altstack[1 << 16] __attribute__((aligned(64)));
@@ -89,10 +128,16 @@ int main(void) {
   while (fgets(line, sizeof line, stdin)) {
     unsigned long long rflags, r[16];
     unsigned n;
-    if (sscanf(line, "C %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %x",
+    int ldt_at = 0;
+    if (sscanf(line, "C %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %x %n",
                &rflags, &r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7], &r[8], &r[9],
-               &r[10], &r[11], &r[12], &r[13], &r[14], &r[15], &n) != 18 || n > 8)
+               &r[10], &r[11], &r[12], &r[13], &r[14], &r[15], &n, &ldt_at) != 18 || n > 8 || !ldt_at)
       return 3;
+    int ldt_bad = -1;
+    if (line[ldt_at] != '-') {
+      if (strspn(line + ldt_at, "0123456789abcdefABCDEF") != 128) return 3;
+      ldt_bad = install_ldt(line + ldt_at);
+    }
     memset(code, 0xcc, 0x10000);
     memset(data, 0, 0x10000);
     int bad = 0;
@@ -111,6 +156,13 @@ int main(void) {
       for (unsigned k = 0; k < len; k++) p[k] = hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]);
     }
     if (bad) { printf("B\n"); fflush(stdout); continue; }
+    if (ldt_bad >= 0) {
+      printf("L %d %d ", ldt_bad, ldt_errno);
+      for (int k = 0; k < 64; k++) printf("%02x", back[k]);
+      printf("\n");
+      fflush(stdout);
+      continue;
+    }
     memset(init, 0, sizeof init);
     for (int i = 0; i < 16; i++) init[gidx[i]] = r[i];
     init[REG_EFL] = (rflags & 0xcd5) | 0x202;

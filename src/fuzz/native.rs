@@ -7,7 +7,9 @@
 //! sentinel `out 0xf4, al` ends it with a #GP (no I/O permission), any other fault with its
 //! vector, error code and address. [`arbitrable`] says which instructions mean the same there
 //! as in the case's environment: not those that use the machine's tables, selectors, I/O
-//! permission, RFLAGS.IF/IOPL, system calls or the page at 0.
+//! permission, RFLAGS.IF/IOPL, system calls or the page at 0 — except LAR, LSL, VERR and
+//! VERW on selectors of the case's LDT (or null ones), which the runner installs as the
+//! process's LDT with modify_ldt() and reads back to check that Linux holds it as given.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -16,7 +18,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 use x86lab_emulator::state::flags as fl;
 
-use super::generate::{Generated, CODE, LOW};
+use super::generate::{Generated, CODE, LDT_AT, LOW};
 use crate::case_file::{CaseMode, Outcome};
 
 /// A running native runner.
@@ -72,8 +74,17 @@ impl Native {
         for v in g.gpr {
             msg += &format!(" {v:x}");
         }
-        msg += &format!(" {}\n", g.case.initial.memory.len());
-        for c in &g.case.initial.memory {
+        // The case's LDT (LAR, LSL, VERR, VERW) goes on the C line: the runner installs it
+        // with modify_ldt(); the other chunks are memory of the runner's pages.
+        let (ldt, chunks): (Vec<_>, Vec<_>) =
+            g.case.initial.memory.iter().partition(|c| c.addr == LDT_AT);
+        let n_chunks = chunks.len();
+        msg += &format!(" {n_chunks}");
+        match ldt.first() {
+            Some(c) => msg += &format!(" {}\n", c.bytes.split_whitespace().collect::<String>()),
+            None => msg += " -\n",
+        }
+        for c in chunks {
             msg += &format!(
                 "M {:x} {}\n",
                 c.addr,
@@ -95,7 +106,14 @@ impl Native {
             u64::from_str_radix(f.get(k).ok_or_else(|| anyhow!("short answer: {line}"))?, 16)
                 .map_err(|e| anyhow!("bad answer `{line}`: {e}"))
         };
-        if f.first() != Some(&"R") || f.len() != 23 + g.case.initial.memory.len() {
+        if f.first() == Some(&"L") {
+            bail!(
+                "the native runner could not install the LDT of `{}` as given (`{}`: entry, errno, the table read back); modify_ldt() writes only DPL 3 code and data descriptors",
+                g.case.name,
+                line.trim()
+            );
+        }
+        if f.first() != Some(&"R") || f.len() != 23 + n_chunks {
             bail!("the native runner answered `{}`", line.trim());
         }
         let mut gpr = [0; 16];
@@ -158,8 +176,15 @@ fn build() -> Result<std::path::PathBuf> {
 pub fn arbitrable(g: &Generated) -> bool {
     use Mnemonic::*;
     let i: &Instruction = &g.instruction;
-    if g.env.mode != CaseMode::Compat || g.case.initial.memory.iter().any(|c| c.addr == LOW) {
+    if g.env.mode != CaseMode::Compat
+        || g.env.cpl != 3
+        || g.case.initial.memory.iter().any(|c| c.addr == LOW)
+    {
         return false;
+    }
+    // LAR, LSL, VERR, VERW: the process has the case's LDT, not its GDT.
+    if matches!(i.mnemonic(), Lar | Lsl | Verr | Verw) {
+        return g.selector.is_some_and(|s| s & 4 != 0 || s < 4);
     }
     let segment_register = (0..i.op_count())
         .any(|k| i.op_kind(k) == OpKind::Register && i.op_register(k).is_segment_register());
@@ -194,10 +219,6 @@ pub fn arbitrable(g: &Generated) -> bool {
                 | Sldt
                 | Str
                 | Smsw
-                | Lar
-                | Lsl
-                | Verr
-                | Verw
                 | Lldt
                 | Ltr
                 | Lgdt
@@ -269,7 +290,8 @@ pub fn compare(emu: &Outcome, n: &NativeRun, g: &Generated) -> Vec<String> {
             n.rflags & m
         ));
     }
-    for (k, (x, y)) in emu.memory.iter().zip(&n.memory).enumerate() {
+    let memory = emu.memory.iter().filter(|c| c.addr != LDT_AT);
+    for (k, (x, y)) in memory.zip(&n.memory).enumerate() {
         if x.bytes != *y {
             let o = x
                 .bytes

@@ -347,8 +347,8 @@ impl Cpu {
         Ok(Some(d))
     }
 
-    /// LAR and LSL: ZF = 1 and the access rights (LAR: descriptor bits 23:8 of the second
-    /// dword, masked to 00FxFF00h) or the scaled limit (LSL) when the descriptor is visible
+    /// LAR and LSL: ZF = 1 and the access rights (LAR: the second dword masked to 00FFFF00h)
+    /// or the scaled limit (LSL) when the descriptor is visible
     /// and of a type the instruction accepts; else ZF = 0 and the destination is unchanged.
     pub(crate) fn lar_lsl(&mut self, lsl: bool) -> X {
         if matches!(self.s.mode(), CpuMode::Real | CpuMode::Virtual8086) {
@@ -375,7 +375,9 @@ impl Cpu {
             Some(if lsl {
                 u64::from(Self::descriptor_to_segment(sel, d).limit)
             } else {
-                (d >> 32) & 0x00f0_ff00
+                // The SDM masks with 00FxFF00h, leaving bits 19:16 undefined; the processor
+                // (AMD EPYC, measured natively) returns the limit's bits 19:16 there.
+                (d >> 32) & 0x00ff_ff00
             })
         });
         match value {

@@ -14,7 +14,9 @@
 ;
 ; 1. LAR/LSL/VERR/VERW (Vol. 2): LAR 10h gives ZF=1 and the access rights
 ;    00C09300h (the second descriptor dword AND 00F0FF00h: G, D/B, P, S,
-;    type 3 with the accessed bit set by the earlier load); LSL 10h gives
+;    type 3 with the accessed bit set by the earlier load; bits 19:16 are
+;    undefined, "00FxFF00h": the processor returns the limit's bits there,
+;    QEMU zeros, so the program clears them before printing); LSL 10h gives
 ;    FFFFFFFFh (limit FFFFFh, G = 1); LSL 28h (the TSS) 67h; LAR 30h (a call
 ;    gate, valid for LAR) 0000EC00h; LSL 30h ZF=0 (gates have no limit);
 ;    VERR 40h ZF=1, VERW 40h ZF=0 (read-only), VERW 10h ZF=1; LAR 1000h
@@ -107,6 +109,9 @@ pm32:
         mov eax, 0xDEADBEEF
         mov bx, 0x10
         lar eax, bx
+        pushf
+        and eax, 0xFFF0FFFF             ; bits 19:16 undefined (see above)
+        popf
         call zf_eax
         P32 "LSL 10h: "
         lsl eax, bx
