@@ -62,6 +62,14 @@ enum Command {
     /// a case that emulator refuses is said to be skipped on KVM (SKIP KVM ...).
     /// The exit status is 1 if any case fails or the backends differ.
     Case(CaseArgs),
+    /// Assemble a NASM-syntax source file into a flat binary.
+    ///
+    /// The assembler takes NASM's Intel syntax and its preprocessor (%include, %define,
+    /// %macro, %rep, %if...), and chooses the encodings NASM chooses. Errors name the file,
+    /// line and column.
+    Asm(AsmArgs),
+    /// Disassemble a flat binary in NASM syntax (address, bytes, instruction).
+    Disasm(DisasmArgs),
     /// Differential fuzzing: random instructions from random states on the software CPU
     /// and on KVM, compared (see `x86lab::fuzz`). Each mismatch is written as a case file
     /// that `x86lab case --backend both` replays. The same seed gives the same cases, in
@@ -120,6 +128,35 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         return Err(bad());
     }
     Ok((i, n))
+}
+
+#[derive(clap::Args)]
+struct AsmArgs {
+    /// The source file.
+    file: PathBuf,
+    /// The output file (default: the source's name with .bin).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Also write a listing: address, bytes and source line.
+    #[arg(long)]
+    listing: Option<PathBuf>,
+    /// A directory %include also searches (after the including file's own).
+    #[arg(short = 'I', long = "include")]
+    include: Vec<PathBuf>,
+    /// Define a single-line macro before the source: NAME or NAME=VALUE.
+    #[arg(short = 'D', long = "define")]
+    define: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct DisasmArgs {
+    /// A flat binary.
+    file: PathBuf,
+    #[arg(long, default_value = "16", value_parser = ["16", "32", "64"])]
+    bits: String,
+    /// The address of the file's first byte.
+    #[arg(long, default_value = "0", value_parser = parse_number)]
+    org: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -209,6 +246,8 @@ fn main() -> ExitCode {
         Command::KvmInfo => kvm_info(),
         Command::Case(args) => cases(&args),
         Command::Fuzz(args) => fuzz(&args),
+        Command::Asm(args) => asm(&args),
+        Command::Disasm(args) => disasm(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -217,6 +256,100 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Assembles a source file, printing its warnings; its errors, one per line, make the
+/// error.
+fn assemble(
+    file: &std::path::Path,
+    include: &[PathBuf],
+    define: &[String],
+) -> Result<x86lab_firmware::asm::Assembly> {
+    use x86lab_firmware::asm;
+    let opts = asm::Options {
+        include: include.to_vec(),
+        defines: define
+            .iter()
+            .map(|d| match d.split_once('=') {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => (d.clone(), String::new()),
+            })
+            .collect(),
+    };
+    match asm::assemble_file(file, &opts) {
+        Ok(a) => {
+            for w in &a.warnings {
+                eprintln!(
+                    "{}:{}:{}: warning: {}",
+                    w.file.display(),
+                    w.line,
+                    w.col,
+                    w.message
+                );
+            }
+            Ok(a)
+        }
+        Err(errors) => {
+            let n = errors.0.len();
+            let (last, first) = errors.0.split_last().expect("at least one error");
+            for e in first {
+                eprintln!("{e}");
+            }
+            bail!(
+                "{last}{}",
+                if n > 1 {
+                    format!(" ({n} errors)")
+                } else {
+                    String::new()
+                }
+            )
+        }
+    }
+}
+
+fn asm(args: &AsmArgs) -> Result<u8> {
+    let a = assemble(&args.file, &args.include, &args.define)?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.file.with_extension("bin"));
+    std::fs::write(&out, &a.bytes).with_context(|| format!("cannot write `{}`", out.display()))?;
+    if let Some(l) = &args.listing {
+        std::fs::write(l, a.listing_text())
+            .with_context(|| format!("cannot write `{}`", l.display()))?;
+    }
+    Ok(0)
+}
+
+fn disasm(args: &DisasmArgs) -> Result<u8> {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, NasmFormatter};
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read `{}`", args.file.display()))?;
+    let bits: u32 = args.bits.parse().expect("clap checked");
+    let mut d = Decoder::with_ip(bits, &bytes, args.org, DecoderOptions::NONE);
+    let mut f = NasmFormatter::new();
+    f.options_mut().set_uppercase_hex(false);
+    f.options_mut().set_hex_prefix("0x");
+    f.options_mut().set_hex_suffix("");
+    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
+    for i in &mut d {
+        text.clear();
+        if i.is_invalid() {
+            text.push_str("db ");
+            let o = (i.ip() - args.org) as usize;
+            text += &format!("0x{:02x}", bytes[o]);
+        } else {
+            f.format(&i, &mut text);
+        }
+        let o = (i.ip() - args.org) as usize;
+        let raw: String = bytes[o..o + i.len().max(1)]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        writeln!(out, "{:08x}  {raw:<20} {text}", i.ip())?;
+    }
+    Ok(0)
 }
 
 fn new_machine(kvm: bool) -> Result<Box<dyn Machine>> {
