@@ -74,6 +74,53 @@ pub fn load(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Loa
     }
 }
 
+/// Boots through the firmware (firmware/boot/firmware.asm): the firmware's ROM image at the
+/// top of 4 GiB, the payload where the firmware expects it for `mode` (real mode 7C00h,
+/// else 100000h), the boot information block at 500h, and the CPU in its power-on state.
+pub fn boot_firmware(m: &mut dyn Machine, payload: &[u8], mode: Mode) -> Result<Loaded> {
+    use x86lab_firmware::{BOOT_INFO, BOOT_MAGIC, FIRMWARE_SIZE};
+    if payload.is_empty() {
+        bail!("the program file is empty");
+    }
+    let rom = x86lab_firmware::firmware()
+        .map_err(|e| anyhow::anyhow!("the firmware does not assemble: {e}"))?;
+    let layout = m.memory().layout();
+    if layout.rom_size < FIRMWARE_SIZE {
+        bail!(
+            "the ROM window ({:#x} bytes) is smaller than the firmware ({FIRMWARE_SIZE:#x})",
+            layout.rom_size
+        );
+    }
+    let (addr, limit, bits) = match mode {
+        // Below the firmware's stack and the shadow at F0000h.
+        Mode::Real => (0x7c00u64, 0x9_0000u64, 16u32),
+        Mode::Protected => (0x10_0000, layout.ram_size, 32),
+        Mode::Long => (0x10_0000, layout.ram_size, 64),
+    };
+    let end = addr + payload.len() as u64;
+    if end > limit {
+        bail!(
+            "a {}-byte program at {addr:#x} does not fit below {limit:#x} (the firmware's limit for this mode{})",
+            payload.len(),
+            if mode == Mode::Real { "" } else { "; try a larger --ram" }
+        );
+    }
+    m.memory_mut()
+        .load(x86lab_emulator::memory::ROM_END - FIRMWARE_SIZE, &rom)?;
+    let mut info = Vec::with_capacity(16);
+    for v in [BOOT_MAGIC, bits, addr as u32, payload.len() as u32] {
+        info.extend_from_slice(&v.to_le_bytes());
+    }
+    m.memory_mut().load(BOOT_INFO, &info)?;
+    m.memory_mut().load(addr, payload)?;
+    m.set_state(&CpuState::reset())?;
+    Ok(Loaded {
+        kind: "program booted through the firmware",
+        mode,
+        entry: 0xffff_fff0,
+    })
+}
+
 fn load_flat(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Loaded> {
     let mode = opts.mode.unwrap_or(Mode::Real);
     if image.is_empty() {

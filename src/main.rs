@@ -183,6 +183,12 @@ enum Backend {
     Kvm,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Boot {
+    Direct,
+    Firmware,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModeArg {
     Real,
@@ -192,7 +198,9 @@ enum ModeArg {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The program: a flat binary (a boot sector by default) or a static ELF32/ELF64 file.
+    /// The program: a flat binary (a boot sector by default), a static ELF32/ELF64 file, or
+    /// an assembly source (.asm), assembled first and run in the mode its `bits` says at
+    /// the address its `org` says.
     file: PathBuf,
     #[arg(long, value_enum, default_value = "emulator")]
     backend: Backend,
@@ -215,6 +223,13 @@ struct RunArgs {
     /// Write the final CPU state as JSON to this file ("-" for stdout, after the output).
     #[arg(long)]
     state_out: Option<PathBuf>,
+    /// How the program starts: `direct` sets up the mode and jumps to it (as a boot loader
+    /// would have); `firmware` starts the CPU at its reset vector in x86lab's firmware
+    /// (firmware/boot/firmware.asm), which takes the machine to the program's mode (--mode,
+    /// the source's `bits`, else real mode) and jumps to it. Without VT-x/AMD-V, KVM runs
+    /// the firmware's real-mode and kernel code in the host's instruction emulator: slower.
+    #[arg(long, value_enum, default_value = "direct")]
+    boot: Boot,
     /// Print the backend's counters to stderr after the run: on KVM, the vCPU's VM exits
     /// by kind, instructions the host emulated and halts (KVM's binary statistics).
     #[arg(long)]
@@ -331,23 +346,26 @@ fn disasm(args: &DisasmArgs) -> Result<u8> {
     f.options_mut().set_uppercase_hex(false);
     f.options_mut().set_hex_prefix("0x");
     f.options_mut().set_hex_suffix("");
+    f.options_mut().set_show_branch_size(true);
     let mut out = std::io::stdout().lock();
     let mut text = String::new();
     for i in &mut d {
+        let o = (i.ip() - args.org) as usize;
+        let raw = &bytes[o..(o + i.len().max(1)).min(bytes.len())];
         text.clear();
         if i.is_invalid() {
-            text.push_str("db ");
-            let o = (i.ip() - args.org) as usize;
-            text += &format!("0x{:02x}", bytes[o]);
+            // Bytes that are no instruction in this mode: shown as data.
+            let list: Vec<String> = raw.iter().map(|b| format!("0x{b:02x}")).collect();
+            text = format!("db {}", list.join(", "));
         } else {
             f.format(&i, &mut text);
         }
-        let o = (i.ip() - args.org) as usize;
-        let raw: String = bytes[o..o + i.len().max(1)]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        writeln!(out, "{:08x}  {raw:<20} {text}", i.ip())?;
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        match writeln!(out, "{:08x}  {hex:<20} {text}", i.ip()) {
+            // `x86lab disasm f.bin | head` is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+            r => r?,
+        }
     }
     Ok(0)
 }
@@ -507,8 +525,33 @@ fn kvm_info() -> Result<u8> {
 }
 
 fn run(args: &RunArgs) -> Result<u8> {
-    let image = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read `{}`", args.file.display()))?;
+    // An assembly source is assembled first; its `bits` and `org` say where and in which
+    // mode it runs (--mode and --load override them).
+    let (image, asm_mode, asm_load) = if args.file.extension().is_some_and(|e| e == "asm") {
+        let a = assemble(&args.file, &[], &[])?;
+        if a.bytes.is_empty() {
+            bail!("`{}` assembles to nothing", args.file.display());
+        }
+        let mode = match a.bits {
+            16 => Mode::Real,
+            32 => Mode::Protected,
+            _ => Mode::Long,
+        };
+        if let (Some(l), true) = (args.load, a.origin != 0) {
+            if l != a.origin {
+                bail!(
+                    "`{}` is assembled for address {:#x} (org); --load {l:#x} would break its addresses",
+                    args.file.display(),
+                    a.origin
+                );
+            }
+        }
+        (a.bytes, Some(mode), (a.origin != 0).then_some(a.origin))
+    } else {
+        let image = std::fs::read(&args.file)
+            .with_context(|| format!("cannot read `{}`", args.file.display()))?;
+        (image, None, None)
+    };
     let layout = MemoryLayout {
         ram_size: args.ram,
         ..MemoryLayout::default()
@@ -521,15 +564,42 @@ fn run(args: &RunArgs) -> Result<u8> {
         Backend::Kvm => Box::new(x86lab_kvm::KvmMachine::new(layout)?),
     };
     let opts = LoadOptions {
-        mode: args.mode.map(|m| match m {
-            ModeArg::Real => Mode::Real,
-            ModeArg::Protected => Mode::Protected,
-            ModeArg::Long => Mode::Long,
-        }),
-        load: args.load,
+        mode: args
+            .mode
+            .map(|m| match m {
+                ModeArg::Real => Mode::Real,
+                ModeArg::Protected => Mode::Protected,
+                ModeArg::Long => Mode::Long,
+            })
+            .or(asm_mode),
+        load: args.load.or(asm_load),
     };
-    load::load(machine.as_mut(), &image, &opts)
-        .with_context(|| format!("cannot load `{}`", args.file.display()))?;
+    match args.boot {
+        Boot::Direct => load::load(machine.as_mut(), &image, &opts),
+        Boot::Firmware => {
+            if image.starts_with(b"\x7fELF") {
+                bail!("--boot firmware takes a flat binary or an assembly source, not an ELF file");
+            }
+            if args.load.is_some() {
+                bail!("--boot firmware places the program itself (7C00h in real mode, 100000h otherwise); drop --load");
+            }
+            let mode = opts.mode.unwrap_or(Mode::Real);
+            let at = if mode == Mode::Real { 0x7c00 } else { 0x10_0000 };
+            if let Some(org) = asm_load.filter(|&o| o != at) {
+                bail!(
+                    "`{}` is assembled for address {org:#x} (org), but the firmware runs a {} program at {at:#x}",
+                    args.file.display(),
+                    match mode {
+                        Mode::Real => "real-mode",
+                        Mode::Protected => "protected-mode",
+                        Mode::Long => "long-mode",
+                    }
+                );
+            }
+            load::boot_firmware(machine.as_mut(), &image, mode)
+        }
+    }
+    .with_context(|| format!("cannot load `{}`", args.file.display()))?;
     let timeout = match args.timeout {
         Some(t) if !(t > 0.0 && t.is_finite()) => {
             bail!("--timeout must be a positive number of seconds")

@@ -1,7 +1,8 @@
 //! # x86lab-firmware
 //!
-//! The x86lab text assembler (NASM-style Intel syntax, encoded with iced-x86), and, in
-//! coming work, the boot firmware and the guest programs.
+//! The x86lab text assembler (NASM-style Intel syntax, encoded with iced-x86), the boot
+//! firmware (`boot/firmware.asm`, assembled by that assembler when a machine boots through
+//! it) and the guest programs.
 //!
 //! ```
 //! let a = x86lab_firmware::asm::assemble_str("bits 16\nmov ax, 0x1234\nhlt\n", "demo.asm".as_ref())
@@ -10,3 +11,23 @@
 //! ```
 
 pub mod asm;
+
+/// The boot firmware's source: a 64 KiB ROM image whose last 16 bytes hold the reset vector.
+pub const FIRMWARE_SOURCE: &str = include_str!("../boot/firmware.asm");
+/// The size of the firmware image; it is mapped so that it ends at 4 GiB.
+pub const FIRMWARE_SIZE: u64 = 0x10000;
+/// Where the host leaves the boot information block the firmware reads (see the source).
+pub const BOOT_INFO: u64 = 0x500;
+/// The block's first dword: "X86L".
+pub const BOOT_MAGIC: u32 = 0x4C36_3858;
+
+/// Assembles the firmware.
+pub fn firmware() -> Result<Vec<u8>, asm::Errors> {
+    let a = asm::assemble_source(
+        FIRMWARE_SOURCE,
+        std::path::Path::new("firmware/boot/firmware.asm"),
+        &asm::Options::default(),
+    )?;
+    debug_assert_eq!(a.bytes.len() as u64, FIRMWARE_SIZE);
+    Ok(a.bytes)
+}

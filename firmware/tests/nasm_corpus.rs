@@ -43,3 +43,62 @@ fn every_corpus_line_gives_nasms_bytes() {
         bad.join("\n")
     );
 }
+
+#[test]
+fn corpus_round_trips_through_the_disassembler() {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, NasmFormatter};
+    // Assemble, decode with iced-x86, format as NASM source, assemble again: same bytes.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let expected = std::fs::read_to_string(dir.join("expected.txt")).unwrap();
+    let mut f = NasmFormatter::new();
+    f.options_mut().set_hex_prefix("0x");
+    f.options_mut().set_hex_suffix("");
+    f.options_mut().set_uppercase_hex(false);
+    f.options_mut().set_show_branch_size(true);
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for row in expected.lines().filter(|l| !l.starts_with('#')) {
+        let f3: Vec<&str> = row.splitn(3, " | ").collect();
+        let [bits, line, want] = f3[..] else {
+            panic!("bad row `{row}`")
+        };
+        if want == "error" {
+            continue;
+        }
+        let bits: u32 = bits.parse().unwrap();
+        let bytes = assemble_str(&format!("bits {bits}\n{line}\n"), "corpus.asm".as_ref())
+            .unwrap()
+            .bytes;
+        let mut text = String::new();
+        for i in Decoder::with_ip(bits, &bytes, 0, DecoderOptions::NONE) {
+            let mut t = String::new();
+            f.format(&i, &mut t);
+            // iced-x86's NASM formatter writes `short` but not `near`: without it a near
+            // branch to a close target would come back short.
+            let code = format!("{:?}", i.code());
+            if (code.contains("rel16") || code.contains("rel32")) && !t.contains("near") {
+                t = t.replacen(' ', " near ", 1);
+            }
+            text += &t;
+            text.push('\n');
+        }
+        checked += 1;
+        match assemble_str(&format!("bits {bits}\n{text}"), "roundtrip.asm".as_ref()) {
+            Ok(a) if a.bytes == bytes => {}
+            Ok(a) => bad.push(format!(
+                "{bits} | {line} -> `{}` -> {:02x?} (was {:02x?})",
+                text.trim(),
+                a.bytes,
+                bytes
+            )),
+            Err(e) => bad.push(format!("{bits} | {line} -> `{}`: {e}", text.trim())),
+        }
+    }
+    assert!(checked >= 300);
+    assert!(
+        bad.is_empty(),
+        "{} of {checked} lines do not round-trip:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}

@@ -1,5 +1,5 @@
-//! Whole programs against NASM: the boot-sector and system test programs of
-//! tests/programs (16-, 32- and 64-bit code, `%include`, `%macro`, `%define`, `%ifndef`,
+//! Whole programs against NASM: the boot firmware and the boot-sector and system test
+//! programs of tests/programs (16-, 32- and 64-bit code, `%include`, `%macro`, `%define`, `%ifndef`,
 //! `times`, `equ`, local labels) assembled by NASM and by x86lab give the same bytes.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ fn programs() -> Vec<PathBuf> {
         }
     }
     v.sort();
+    v.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("boot/firmware.asm"));
     v
 }
 

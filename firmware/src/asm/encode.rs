@@ -1048,7 +1048,21 @@ fn candidate(
         i.set_has_xacquire_prefix(true);
     }
     let mut enc = Encoder::new(bits);
+    let short_branch = kinds
+        .iter()
+        .any(|k| matches!(k, K::br16_1 | K::br32_1 | K::br64_1));
     match enc.encode(&i, ctx.ip) {
+        // NASM measures a short branch without wrapping around the segment: from FFF0h to
+        // 0 is not short, although IP would wrap there.
+        Ok(len)
+            if short_branch
+                && ops.iter().any(|o| {
+                    matches!(o, Op::Imm(v, ..) if v.known
+                    && !(-128..=127).contains(&v.v.wrapping_sub((ctx.ip + len as u64) as i64)))
+                }) =>
+        {
+            Err(None)
+        }
         Ok(_) => Ok(Candidate {
             code,
             bytes: enc.take_buffer(),

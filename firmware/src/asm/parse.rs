@@ -386,12 +386,27 @@ fn instruction(c: &mut Cursor) -> Result<Instr, Problem> {
                 .unwrap_or_default();
             return Err(Problem::at(col, format!("unknown mnemonic '{w}'{hint}")));
         }
+        // `fadd to st1` (NASM's x87 form): the destination is the register, ST0 the source.
+        let to = c.eat_word("to");
         let mut operands = Vec::new();
         if !c.at_end() {
             loop {
                 operands.push(operand(c)?);
                 if !c.eat(",") {
                     break;
+                }
+            }
+        }
+        if to {
+            match operands.as_slice() {
+                [Operand::Reg(r, _)] if r.is_st() => {
+                    operands.push(Operand::Reg(Register::ST0, col))
+                }
+                _ => {
+                    return Err(Problem::at(
+                        col,
+                        "`to` takes one x87 stack register (`fadd to st1`)",
+                    ))
                 }
             }
         }
