@@ -1048,14 +1048,22 @@ fn candidate(
         i.set_has_xacquire_prefix(true);
     }
     let mut enc = Encoder::new(bits);
-    let short_branch = kinds
+    // NASM picks the short form of a branch that has a near one only when the target is
+    // in reach without wrapping around the segment (from FFF0h, 0 is not short, although
+    // IP would wrap there); `short`, LOOP and JCXZ wrap.
+    let auto_short = kinds
         .iter()
-        .any(|k| matches!(k, K::br16_1 | K::br32_1 | K::br64_1));
+        .any(|k| matches!(k, K::br16_1 | K::br32_1 | K::br64_1))
+        && !ops
+            .iter()
+            .any(|o| matches!(o, Op::Imm(_, _, _, Some(Reach::Short), _)))
+        && forms(code.mnemonic()).iter().any(|c| {
+            let o = c.op_code();
+            (0..o.op_count()).any(|n| matches!(o.op_kind(n), K::br16_2 | K::br32_4 | K::br64_4))
+        });
     match enc.encode(&i, ctx.ip) {
-        // NASM measures a short branch without wrapping around the segment: from FFF0h to
-        // 0 is not short, although IP would wrap there.
         Ok(len)
-            if short_branch
+            if auto_short
                 && ops.iter().any(|o| {
                     matches!(o, Op::Imm(v, ..) if v.known
                     && !(-128..=127).contains(&v.v.wrapping_sub((ctx.ip + len as u64) as i64)))

@@ -187,6 +187,10 @@ jecxz $+4
 loop $-2
 loopz $+3
 loopnz $+3
+; targets past the segment's end: `short` and LOOP wrap around 64 KiB, a plain jump does not
+jnz short 0xffec
+loop 0xfffe
+jmp 0xfff0
 call $+100
 call $-0x200
 jmp ax
