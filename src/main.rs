@@ -230,6 +230,13 @@ struct RunArgs {
     /// the firmware's real-mode and kernel code in the host's instruction emulator: slower.
     #[arg(long, value_enum, default_value = "direct")]
     boot: Boot,
+    /// For an assembly source: a directory %include also searches.
+    #[arg(short = 'I', long = "include")]
+    include: Vec<PathBuf>,
+    /// For an assembly source: define a single-line macro, NAME or NAME=VALUE (the
+    /// workloads take ITERATIONS this way).
+    #[arg(short = 'D', long = "define")]
+    define: Vec<String>,
     /// Print the backend's counters to stderr after the run: on KVM, the vCPU's VM exits
     /// by kind, instructions the host emulated and halts (KVM's binary statistics).
     #[arg(long)]
@@ -527,8 +534,15 @@ fn kvm_info() -> Result<u8> {
 fn run(args: &RunArgs) -> Result<u8> {
     // An assembly source is assembled first; its `bits` and `org` say where and in which
     // mode it runs (--mode and --load override them).
-    let (image, asm_mode, asm_load) = if args.file.extension().is_some_and(|e| e == "asm") {
-        let a = assemble(&args.file, &[], &[])?;
+    let source = args.file.extension().is_some_and(|e| e == "asm");
+    if !source && (!args.include.is_empty() || !args.define.is_empty()) {
+        bail!(
+            "-I and -D apply to assembly sources (.asm), not to `{}`",
+            args.file.display()
+        );
+    }
+    let (image, asm_mode, asm_load) = if source {
+        let a = assemble(&args.file, &args.include, &args.define)?;
         if a.bytes.is_empty() {
             bail!("`{}` assembles to nothing", args.file.display());
         }

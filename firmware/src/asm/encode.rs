@@ -223,6 +223,30 @@ pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Prob
     let forced =
         want.filter(|&w| w != default && picked.as_ref().is_some_and(|(c, _)| c.operand_size != w));
     let Some((best, loose)) = picked else {
+        // The commonest mistake: registers of different sizes (`mov ax, bl`).
+        let gprs: Vec<Register> = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Reg(r) if r.is_gpr() => Some(*r),
+                _ => None,
+            })
+            .collect();
+        if let [a, b] = gprs[..] {
+            if a.size() != b.size()
+                && !matches!(m, Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd)
+            {
+                return Err(Problem::at(
+                    ins.col,
+                    format!(
+                        "operand sizes do not match: {} is {} bits, {} is {} bits",
+                        format!("{a:?}").to_lowercase(),
+                        a.size() * 8,
+                        format!("{b:?}").to_lowercase(),
+                        b.size() * 8
+                    ),
+                ));
+            }
+        }
         let shapes: Vec<&str> = ops.iter().map(shape).collect();
         let detail = why.map(|w| format!(": {w}")).unwrap_or_default();
         return Err(Problem::at(

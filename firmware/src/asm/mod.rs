@@ -542,3 +542,57 @@ fn unit_name(unit: u32) -> &'static str {
         _ => "qword",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(src: &str) -> Vec<String> {
+        match assemble_str(src, Path::new("t.asm")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_what_was_expected() {
+        assert_eq!(
+            errors("bits 16\n  mvo ax, 1\n"),
+            ["t.asm:2:3: unknown mnemonic 'mvo' — did you mean 'mov'?"]
+        );
+        assert_eq!(
+            errors("bits 16\ninc [bx]\n"),
+            ["t.asm:2:5: operation size not specified (write byte, word, dword or qword before the memory operand)"]
+        );
+        assert_eq!(
+            errors("bits 16\nmov ax, bl\n"),
+            ["t.asm:2:1: operand sizes do not match: ax is 16 bits, bl is 8 bits"]
+        );
+        assert_eq!(
+            errors("jmp nowhere\n"),
+            ["t.asm:1:5: symbol `nowhere` is not defined"]
+        );
+        assert_eq!(
+            errors("a: nop\na: nop\n"),
+            ["t.asm:2:1: `a` is defined twice"]
+        );
+        assert_eq!(
+            errors("mov eax, dword ptr [ebx]\n"),
+            ["t.asm:1:16: NASM syntax has no `ptr`: write `dword [x]`, not `dword ptr [x]`"]
+        );
+    }
+
+    #[test]
+    fn forward_references_settle_to_the_shortest_jumps() {
+        // A forward jump over 120 bytes is short; over 130 it is near (NASM -Ox).
+        let a = assemble_str(
+            "bits 16\njmp x\ntimes 120 nop\nx: jmp y\ntimes 130 nop\ny:\n",
+            Path::new("t.asm"),
+        )
+        .unwrap();
+        assert_eq!(&a.bytes[..2], &[0xeb, 120]);
+        assert_eq!(&a.bytes[122..125], &[0xe9, 130, 0]);
+        assert_eq!(a.labels["x"], 122);
+        assert_eq!(a.labels["y"], 125 + 130);
+    }
+}

@@ -44,7 +44,10 @@ struct Cond {
 
 pub struct Preprocessor {
     defines: HashMap<String, Define>,
+    /// `%macro` names are case-sensitive, as in NASM.
     macros: HashMap<String, Vec<Macro>>,
+    /// `%imacro` names, lower case.
+    imacros: HashMap<String, Vec<Macro>>,
     out: Vec<SourceLine>,
     errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
@@ -52,14 +55,17 @@ pub struct Preprocessor {
     unique: u32,
     /// Where `%include` looks after the including file's directory (as `nasm -i`).
     pub include: Vec<PathBuf>,
+    /// `name equ constant` lines passed so far.
+    equs: HashMap<String, i64>,
 }
 
-/// No symbols: preprocessor expressions are constants.
-struct NoSymbols;
+/// What preprocessor expressions may name besides constants: the `equ`s of constant
+/// value seen so far (NASM evaluates `%if` and `%rep` with the symbols defined before them).
+struct Equs<'a>(&'a HashMap<String, i64>);
 
-impl Scope for NoSymbols {
-    fn symbol(&self, _: &str) -> Option<(i64, bool)> {
-        None
+impl Scope for Equs<'_> {
+    fn symbol(&self, name: &str) -> Option<(i64, bool)> {
+        self.0.get(name).map(|&v| (v, false))
     }
     fn here(&self) -> i64 {
         0
@@ -160,11 +166,13 @@ impl Preprocessor {
         Preprocessor {
             defines: HashMap::new(),
             macros: HashMap::new(),
+            imacros: HashMap::new(),
             out: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
             unique: 0,
             include: Vec::new(),
+            equs: HashMap::new(),
         }
     }
 
@@ -348,7 +356,7 @@ impl Preprocessor {
         match d {
             "%ifdef" => self.defines.contains_key(rest.trim()),
             "%ifndef" => !self.defines.contains_key(rest.trim()),
-            "%ifmacro" => self.macros.contains_key(&rest.trim().to_ascii_lowercase()),
+            "%ifmacro" => self.find_macro(rest.trim()).is_some(),
             _ => match self.constant(rest, l) {
                 Some(v) => v != 0,
                 None => false,
@@ -367,11 +375,11 @@ impl Preprocessor {
             }
         };
         let mut c = Cursor::new(&toks, text.len() as u32 + 1);
-        let v = expr::parse(&mut c).and_then(|e| expr::eval(&e, &NoSymbols, 1));
+        let v = expr::parse(&mut c).and_then(|e| expr::eval(&e, &Equs(&self.equs), 1));
         match v {
             Ok(v) if c.at_end() && v.regs.is_empty() && v.unknown.is_none() => Some(v.n),
             Ok(v) if v.unknown.is_some() => {
-                self.error(l, format!("`{}` is not known to the preprocessor (only constants and %define'd names)", v.unknown.unwrap_or_default()));
+                self.error(l, format!("`{}` is not known to the preprocessor (only constants, %define'd names and earlier `equ`s of constants)", v.unknown.unwrap_or_default()));
                 None
             }
             Ok(_) => {
@@ -477,11 +485,16 @@ impl Preprocessor {
                     return lines.len();
                 };
                 if let Some((name, m)) = self.macro_header(rest, l) {
-                    let body = lines[k..end].to_vec();
-                    self.macros
-                        .entry(name)
-                        .or_default()
-                        .push(Macro { body, ..m });
+                    let m = Macro {
+                        body: lines[k..end].to_vec(),
+                        ..m
+                    };
+                    if d == "%imacro" {
+                        let key = name.to_ascii_lowercase();
+                        self.imacros.entry(key).or_default().push(m);
+                    } else {
+                        self.macros.entry(name).or_default().push(m);
+                    }
                 }
                 return end + 1;
             }
@@ -558,7 +571,7 @@ impl Preprocessor {
             return None;
         }
         Some((
-            name.to_ascii_lowercase(),
+            name.to_string(),
             Macro {
                 min,
                 max,
@@ -579,13 +592,12 @@ impl Preprocessor {
         let after = code.trim_start()[word.len()..].trim_start();
         if let Some(r) = after.strip_prefix(':') {
             let (w2, r2) = first_word(r);
-            if self.macros.contains_key(&w2.to_ascii_lowercase()) {
+            if self.find_macro(w2).is_some() {
                 label = Some(format!("{word}:"));
                 (word, rest) = (w2, r2);
             }
         }
-        let name = word.to_ascii_lowercase();
-        if let Some(defs) = self.macros.get(&name).cloned() {
+        if let Some(defs) = self.find_macro(word) {
             let mut args = if rest.is_empty() {
                 Vec::new()
             } else {
@@ -596,10 +608,15 @@ impl Preprocessor {
                 .iter()
                 .find(|m| n >= m.min && (m.greedy || m.max.is_none_or(|x| n <= x)));
             let Some(m) = fit else {
-                self.error(
-                    l,
-                    format!("macro `{word}` exists but not taking {n} parameters"),
-                );
+                // NASM warns and reads the line as it is (`test ax, ax` beside a
+                // `%macro test 5`).
+                self.warnings.push(Diagnostic {
+                    file: l.file.clone(),
+                    line: l.line,
+                    col: 0,
+                    message: format!("macro `{word}` exists but not taking {n} parameters"),
+                });
+                self.emit(l, text);
                 return;
             };
             let top = m.max.unwrap_or(n).max(m.min);
@@ -637,7 +654,41 @@ impl Preprocessor {
             self.lines(&body, depth + 1);
             return;
         }
+        self.emit(l, text);
+    }
+
+    /// Passes a line to the assembler, remembering `name equ constant`.
+    fn emit(&mut self, l: &SourceLine, text: String) {
+        if let Ok(toks) = lex::tokens(&text) {
+            if let [lex::Token {
+                tok: lex::Tok::Ident(name),
+                ..
+            }, lex::Token {
+                tok: lex::Tok::Ident(equ),
+                ..
+            }, rest @ ..] = toks.as_slice()
+            {
+                if equ.eq_ignore_ascii_case("equ") {
+                    let mut c = Cursor::new(rest, 0);
+                    if let Ok(v) =
+                        expr::parse(&mut c).and_then(|e| expr::eval(&e, &Equs(&self.equs), 1))
+                    {
+                        if c.at_end() && v.regs.is_empty() && v.unknown.is_none() {
+                            self.equs.insert(name.clone(), v.n);
+                        }
+                    }
+                }
+            }
+        }
         self.out.push(SourceLine { text, ..l.clone() });
+    }
+
+    /// The definitions of a multi-line macro called `word`.
+    fn find_macro(&self, word: &str) -> Option<Vec<Macro>> {
+        self.macros
+            .get(word)
+            .or_else(|| self.imacros.get(&word.to_ascii_lowercase()))
+            .cloned()
     }
 
     /// Expands single-line macros in a line (not inside strings or its comment).
@@ -906,6 +957,30 @@ mod tests {
         assert_eq!(out, vec!["a", "e"]);
         let out = run("%assign i 0\n%rep 3\ndb i\n%assign i i+1\n%endrep\n");
         assert_eq!(out, vec!["db 0", "db 1", "db 2"]);
+    }
+
+    #[test]
+    fn macro_names_are_case_sensitive_unless_imacro() {
+        let out = run(
+            "%macro FOO 1\nnop\n%endmacro\nfoo: db 1\nFOO 2\n%imacro bar 0\nhlt\n%endmacro\nBAR\n",
+        );
+        assert_eq!(out, vec!["foo: db 1", "nop", "hlt"]);
+    }
+
+    #[test]
+    fn rep_and_if_see_earlier_equs_and_a_misfit_macro_call_is_an_instruction() {
+        assert_eq!(
+            run("N equ 2\n%rep N\nnop\n%endrep\n"),
+            vec!["N equ 2", "nop", "nop"]
+        );
+        let (lines, warnings) = Preprocessor::new()
+            .text(
+                "%macro test 5\nhlt\n%endmacro\ntest ax, ax\n",
+                Path::new("t.asm"),
+            )
+            .unwrap();
+        assert_eq!(lines.last().unwrap().text, "test ax, ax");
+        assert!(warnings[0].message.contains("not taking 2 parameters"));
     }
 
     #[test]
