@@ -137,6 +137,16 @@ fn has(oc: &OpCodeInfo, kinds: &[K]) -> bool {
 pub fn encode(code: Code, bits: u32, knobs: &[u8; 8], tail: &[u8]) -> Vec<u8> {
     let oc = code.op_code();
     let mut b = Vec::with_capacity(24);
+    // FSTSW, FINIT...: the WAIT (9Bh) is part of the form.
+    if oc.fwait() {
+        b.push(0x9b);
+    }
+    // 3DNow!: 0F 0F, ModRM (a register form here), then the opcode as a suffix byte.
+    if oc.encoding() == EncodingKind::D3NOW {
+        b.extend_from_slice(&[0x0f, 0x0f, 0xc0 | tail.first().copied().unwrap_or(0) & 0x3f]);
+        b.push(oc.op_code() as u8);
+        return b;
+    }
     let memory = has(oc, MODRM_MEMORY)
         || has(
             oc,
@@ -151,7 +161,7 @@ pub fn encode(code: Code, bits: u32, knobs: &[u8; 8], tail: &[u8]) -> Vec<u8> {
     if memory && knobs[0] & 7 == 0 {
         b.push([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65][usize::from(knobs[0] >> 3) % 6]);
     }
-    let vex = oc.encoding() == EncodingKind::VEX;
+    let vex = matches!(oc.encoding(), EncodingKind::VEX | EncodingKind::EVEX);
     if !vex && oc.can_use_lock_prefix() && knobs[1] & 3 == 0 {
         b.push(0xf0);
     }
@@ -163,7 +173,9 @@ pub fn encode(code: Code, bits: u32, knobs: &[u8; 8], tail: &[u8]) -> Vec<u8> {
     if wanted_address {
         b.push(0x67);
     }
-    if vex {
+    if oc.encoding() == EncodingKind::EVEX {
+        encode_evex(oc, bits, knobs, &mut b);
+    } else if vex {
         encode_vex(oc, bits, knobs, &mut b);
     } else {
         let size16 = matches!((bits, oc.operand_size()), (16, 32) | (32, 16) | (64, 16));
@@ -249,6 +261,75 @@ pub fn encode(code: Code, bits: u32, knobs: &[u8; 8], tail: &[u8]) -> Vec<u8> {
     }
     b.extend_from_slice(&tail);
     b
+}
+
+/// The EVEX prefix (62h P0 P1 P2) of an AVX-512 form: map, W, vvvv, pp, vector length,
+/// and, from the knobs, the opmask, zeroing and the broadcast/rounding bit.
+fn encode_evex(oc: &OpCodeInfo, bits: u32, knobs: &[u8; 8], b: &mut Vec<u8>) {
+    let map = match oc.table() {
+        OpCodeTableKind::T0F38 => 2,
+        OpCodeTableKind::T0F3A => 3,
+        OpCodeTableKind::MAP5 => 5,
+        OpCodeTableKind::MAP6 => 6,
+        _ => 1,
+    };
+    // R, X, B, R' and V' are stored inverted; outside 64-bit mode R and X must be 1 (else
+    // the bytes are BOUND), and R' and V' too.
+    let rxbr = if bits == 64 { knobs[4] & 0xf } else { 0 };
+    let p0 = (!rxbr & 7) << 5 | (!(rxbr >> 3) & 1) << 4 | map;
+    // vvvv (and V') name a register only in forms that have one there; else all ones.
+    let has_vvvv = has(
+        oc,
+        &[
+            K::r32_vvvv,
+            K::r64_vvvv,
+            K::k_vvvv,
+            K::xmm_vvvv,
+            K::xmmp3_vvvv,
+            K::ymm_vvvv,
+            K::zmm_vvvv,
+            K::zmmp3_vvvv,
+        ],
+    );
+    let vvvv = match (has_vvvv, bits) {
+        (false, _) => 0,
+        (true, 64) => knobs[4] >> 4,
+        (true, _) => knobs[4] >> 4 & 7,
+    };
+    let w = if oc.is_wig() || (oc.is_wig32() && bits != 64) {
+        knobs[5] & 1
+    } else {
+        oc.w() as u8
+    };
+    let pp = match oc.mandatory_prefix() {
+        MandatoryPrefix::P66 => 1,
+        MandatoryPrefix::PF3 => 2,
+        MandatoryPrefix::PF2 => 3,
+        _ => 0,
+    };
+    let p1 = w << 7 | (!vvvv & 0xf) << 3 | 4 | pp;
+    let ll = if oc.is_lig() {
+        knobs[5] >> 1 & 3
+    } else {
+        oc.l() as u8
+    };
+    let aaa = if oc.can_use_op_mask_register() {
+        knobs[6] & 7 | u8::from(oc.require_op_mask_register())
+    } else {
+        0
+    };
+    let z = u8::from(oc.can_use_zeroing_masking() && aaa != 0 && knobs[6] & 8 != 0);
+    let bit = u8::from(
+        (oc.can_broadcast() || oc.can_use_rounding_control() || oc.can_suppress_all_exceptions())
+            && knobs[6] & 0x10 != 0,
+    );
+    let v_high = if bits == 64 && has_vvvv {
+        knobs[6] >> 5 & 1
+    } else {
+        0
+    };
+    let p2 = z << 7 | (ll & 3) << 5 | bit << 4 | (!v_high & 1) << 3 | aaa;
+    b.extend_from_slice(&[0x62, p0, p1, p2]);
 }
 
 /// The three-byte VEX prefix (C4h) of a form, and its map.

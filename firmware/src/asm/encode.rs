@@ -14,7 +14,7 @@ use iced_x86::{
 
 use super::expr::{eval, Scope, Value};
 use super::mnemonic;
-use super::parse::{Imm, Instr, Mem, Operand, Reach, Size};
+use super::parse::{Evex, Imm, Instr, Mem, Operand, Reach, Size};
 use super::Problem;
 
 /// Where an instruction is assembled.
@@ -33,7 +33,8 @@ pub struct Encoded {
     pub unknown: Option<(String, u32)>,
 }
 
-/// The forms of every mnemonic the encoder supports: legacy, VEX and 3DNow! encodings.
+/// The forms of every mnemonic the encoder supports: legacy, VEX, EVEX and 3DNow!
+/// encodings.
 fn forms(m: Mnemonic) -> &'static [Code] {
     static MAP: OnceLock<HashMap<Mnemonic, Vec<Code>>> = OnceLock::new();
     let map = MAP.get_or_init(|| {
@@ -46,7 +47,10 @@ fn forms(m: Mnemonic) -> &'static [Code] {
                 && op.decoder_option() == 0
                 && matches!(
                     op.encoding(),
-                    EncodingKind::Legacy | EncodingKind::VEX | EncodingKind::D3NOW
+                    EncodingKind::Legacy
+                        | EncodingKind::VEX
+                        | EncodingKind::EVEX
+                        | EncodingKind::D3NOW
                 )
             {
                 map.entry(code.mnemonic()).or_default().push(code);
@@ -61,6 +65,8 @@ fn forms(m: Mnemonic) -> &'static [Code] {
 #[derive(Clone, Debug)]
 struct Address {
     size: Option<Size>,
+    /// The displacement's size the source asked for (`[dword x]`).
+    disp_size: Option<u32>,
     far: bool,
     seg: Register,
     base: Register,
@@ -109,6 +115,8 @@ struct Prefixes {
     operand_size: Option<u32>,
     address_size: Option<u32>,
     seg: Option<Register>,
+    /// `fadd to st1`: the `sti, st0` form.
+    to: bool,
 }
 
 struct Resolver<'a> {
@@ -144,7 +152,16 @@ impl Resolver<'_> {
 /// Encodes one instruction at `ctx.ip`.
 pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Problem> {
     let bits = ctx.bits;
-    let Some(m) = mnemonic::resolve(&ins.mnemonic, bits) else {
+    // A real instruction's name first (`vpcmpeqb` is VPCMPEQB, not VPCMPB with 0).
+    let sized = mnemonic::sized(&ins.mnemonic);
+    let named = sized
+        .map(|(m, _)| m)
+        .or_else(|| mnemonic::resolve(&ins.mnemonic, bits));
+    let pseudo = match named {
+        Some(_) => None,
+        None => mnemonic::pseudo(&ins.mnemonic),
+    };
+    let Some(m) = named.or(pseudo.map(|(m, _)| m)) else {
         return Err(Problem::at(
             ins.col,
             format!("unknown mnemonic '{}'", ins.mnemonic),
@@ -163,8 +180,12 @@ pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Prob
             "a16" => p.address_size = Some(16),
             "a32" => p.address_size = Some(32),
             "a64" => p.address_size = Some(64),
+            "to" => p.to = true,
             seg => p.seg = super::expr::register(seg),
         }
+    }
+    if let (Some((_, size)), None) = (sized, p.operand_size) {
+        p.operand_size = Some(size);
     }
     let mut r = Resolver {
         scope,
@@ -187,6 +208,43 @@ pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Prob
                 Op::Far(s.v as u16, r.plain(off, *col)?, *size, *col)
             }
         });
+    }
+    // `cmpltps x, y` is `cmpps x, y, 1`.
+    if let Some((_, imm)) = pseudo {
+        ops.push(Op::Imm(
+            Value2 {
+                v: i64::from(imm),
+                known: true,
+                symbolic: false,
+            },
+            None,
+            false,
+            None,
+            ins.col,
+        ));
+    }
+    // `invlpga eax, ecx`, `monitor rax, ecx, edx`: operands that are implicit in the
+    // encoding, written out; the first names the address size.
+    if matches!(
+        m,
+        Mnemonic::Invlpga
+            | Mnemonic::Monitor
+            | Mnemonic::Monitorx
+            | Mnemonic::Mwait
+            | Mnemonic::Mwaitx
+            | Mnemonic::Clzero
+            | Mnemonic::Vmrun
+            | Mnemonic::Vmload
+            | Mnemonic::Vmsave
+    ) && !ops.is_empty()
+        && ops.iter().all(|o| matches!(o, Op::Reg(r) if r.is_gpr()))
+    {
+        if let Op::Reg(first) = ops[0] {
+            if !matches!(m, Mnemonic::Mwait | Mnemonic::Mwaitx) {
+                p.address_size = Some(first.size() as u32 * 8);
+            }
+        }
+        ops.clear();
     }
     // `loop target, ecx`: the counter register names the address size.
     if matches!(m, Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne) && ops.len() == 2 {
@@ -211,13 +269,13 @@ pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Prob
         }
     }
     let mut why = None;
-    let mut picked = select(m, &ops, ctx, &p, &mut why, ins.col)?;
+    let mut picked = select(m, &ops, ctx, &p, &ins.evex, &mut why, ins.col)?;
     // `o32 lodsw`, `o64 sysret`: NASM writes the operand-size prefix (66h, REX.W) even
     // where the instruction's own size does not call for it.
     let want = p.operand_size;
     if picked.is_none() && want.is_some() {
         p.operand_size = None;
-        picked = select(m, &ops, ctx, &p, &mut why, ins.col)?;
+        picked = select(m, &ops, ctx, &p, &ins.evex, &mut why, ins.col)?;
     }
     let default = if bits == 16 { 16 } else { 32 };
     let forced =
@@ -307,6 +365,7 @@ fn select(
     ops: &[Op],
     ctx: &Ctx,
     p: &Prefixes,
+    evex: &Evex,
     why: &mut Option<String>,
     col: u32,
 ) -> Result<Option<(Candidate, bool)>, Problem> {
@@ -315,7 +374,7 @@ fn select(
             let mut found = Vec::new();
             for (ops, swapped) in &orders {
                 for &code in forms(m) {
-                    match candidate(code, ops, ctx, p, loose) {
+                    match candidate(code, ops, ctx, p, evex, loose) {
                         Ok(mut c) => {
                             c.swapped = *swapped;
                             found.push(c);
@@ -384,6 +443,10 @@ fn variants(m: Mnemonic, ops: &[Op], bits: u32) -> Vec<(Mnemonic, Vec<(Vec<Op>, 
         let mut swapped = ops.clone();
         swapped.swap(0, 1);
         out[0].1.push((swapped, true));
+    }
+    // BLENDVPS, PBLENDVB, SHA256RNDS2...: XMM0 is implicit; NASM accepts it written out.
+    if ops.len() == 3 && matches!(ops[2], Op::Reg(Register::XMM0)) {
+        out.push((m, vec![(ops[..2].to_vec(), false)]));
     }
     // AAM and AAD without an operand divide and multiply by 10.
     if matches!(m, M::Aam | M::Aad) && ops.is_empty() {
@@ -491,6 +554,10 @@ fn disambiguate(
         let special = matches!(
             c.mem_size,
             MemorySize::Unknown
+                | MemorySize::FpuEnv14
+                | MemorySize::FpuEnv28
+                | MemorySize::FpuState94
+                | MemorySize::FpuState108
                 | MemorySize::Fword6
                 | MemorySize::Fword10
                 | MemorySize::SegPtr16
@@ -535,15 +602,14 @@ fn disambiguate(
 fn address(mem: &Mem, ctx: &Ctx, p: &Prefixes, r: &mut Resolver) -> Result<Address, Problem> {
     let col = mem.col;
     let v = r.value(&mem.expr, col)?;
-    let mut seg = mem.seg.or(p.seg).unwrap_or(Register::None);
-    if mem.seg.is_none() {
-        seg = p.seg.unwrap_or(Register::None);
-    }
+    // `es:[di]`, `[es:di]`, or a segment prefix before the instruction.
+    let seg = mem.seg.or(p.seg).unwrap_or(Register::None);
     let known = v.unknown.is_none();
     let regs: Vec<(Register, i64)> = v.regs.clone();
     let bad = |m: &str| Problem::at(col, m.to_string());
     let mut a = Address {
         size: mem.size,
+        disp_size: mem.disp_size,
         far: mem.far,
         seg,
         base: Register::None,
@@ -573,6 +639,17 @@ fn address(mem: &Mem, ctx: &Ctx, p: &Prefixes, r: &mut Resolver) -> Result<Addre
             return Ok(a);
         }
         a.abs_size = p.address_size.unwrap_or(ctx.bits) / 8;
+        // In 16-bit code an address beyond 64 KiB needs 32-bit addressing (67h).
+        if a.abs_size == 2 && known && !(-0x8000..=0xffff).contains(&a.disp) {
+            a.abs_size = 4;
+        }
+        // `[word x]`, `[dword x]` outside 64-bit code choose the address size; in 64-bit
+        // code `[qword x]` is the 64-bit absolute address of MOV's moffs forms.
+        match (mem.disp_size, ctx.bits) {
+            (Some(d @ (2 | 4)), 16 | 32) => a.abs_size = d,
+            (Some(1), _) => return Err(bad("an address without registers has no 8-bit form")),
+            _ => {}
+        }
         return Ok(a);
     }
     if mem.rel == Some(true) {
@@ -723,19 +800,21 @@ fn fixed_register(k: K) -> Option<Register> {
 fn reg_fits(k: K, r: Register) -> bool {
     match k {
         K::r8_reg | K::r8_opcode | K::r8_or_mem => r.is_gpr8(),
-        K::r16_reg | K::r16_rm | K::r16_opcode | K::r16_or_mem => r.is_gpr16(),
+        K::r16_reg | K::r16_rm | K::r16_opcode | K::r16_or_mem | K::r16_reg_mem => r.is_gpr16(),
         K::r32_reg
         | K::r32_rm
         | K::r32_opcode
         | K::r32_vvvv
         | K::r32_or_mem
-        | K::r32_or_mem_mpx => r.is_gpr32(),
+        | K::r32_or_mem_mpx
+        | K::r32_reg_mem => r.is_gpr32(),
         K::r64_reg
         | K::r64_rm
         | K::r64_opcode
         | K::r64_vvvv
         | K::r64_or_mem
-        | K::r64_or_mem_mpx => r.is_gpr64(),
+        | K::r64_or_mem_mpx
+        | K::r64_reg_mem => r.is_gpr64(),
         K::seg_reg => r.is_segment_register(),
         K::cr_reg => r.is_cr(),
         K::dr_reg => r.is_dr(),
@@ -748,7 +827,9 @@ fn reg_fits(k: K, r: Register) -> bool {
         K::ymm_reg | K::ymm_rm | K::ymm_vvvv | K::ymm_or_mem | K::ymm_is4 | K::ymm_is5 => {
             r.is_ymm()
         }
-        K::k_reg | K::k_rm | K::k_vvvv | K::k_or_mem => r.is_k(),
+        K::zmm_reg | K::zmm_rm | K::zmm_vvvv | K::zmmp3_vvvv | K::zmm_or_mem => r.is_zmm(),
+        K::xmmp3_vvvv => r.is_xmm(),
+        K::k_reg | K::k_rm | K::k_vvvv | K::k_or_mem | K::kp1_reg => r.is_k(),
         K::tmm_reg | K::tmm_rm | K::tmm_vvvv => r.is_tmm(),
         K::al => r == Register::AL,
         K::cl => r == Register::CL,
@@ -791,6 +872,9 @@ fn mem_fits(k: K) -> bool {
             | K::mem_vsib64x
             | K::mem_vsib32y
             | K::mem_vsib64y
+            | K::mem_vsib32z
+            | K::mem_vsib64z
+            | K::zmm_or_mem
     )
 }
 
@@ -807,14 +891,19 @@ fn imm_bytes(k: K) -> u32 {
 
 /// Builds and encodes `code` with the operands, or says why it does not fit (`None`: the
 /// shapes do not match, nothing worth telling).
+#[allow(clippy::too_many_arguments)]
 fn candidate(
     code: Code,
     ops: &[Op],
     ctx: &Ctx,
     p: &Prefixes,
+    evex: &Evex,
     loose: bool,
 ) -> Result<Candidate, Option<String>> {
     let op = code.op_code();
+    if evex.any() && op.encoding() != EncodingKind::EVEX {
+        return Err(None);
+    }
     let bits = ctx.bits;
     let supported = match bits {
         16 => op.mode16(),
@@ -832,6 +921,9 @@ fn candidate(
     if kinds.iter().filter(|k| !implied(**k)).count() != ops.len() {
         return Err(None);
     }
+    if p.to && kinds != [K::sti_opcode, K::st0] {
+        return Err(None);
+    }
     let operand_size = op.operand_size();
     let branch = kinds.iter().any(|k| {
         matches!(
@@ -847,7 +939,8 @@ fn candidate(
     let sized = ops.iter().any(|o| match o {
         Op::Mem(a) => matches!(a.size, Some(Size::Bytes(_))),
         Op::Imm(_, s, ..) | Op::Far(_, _, s, _) => s.is_some(),
-        Op::Reg(_) => false,
+        // `jmp si` in 32-bit code: the register says the size.
+        Op::Reg(r) => r.is_gpr(),
     });
     if let Some(a) = p.address_size {
         if op.address_size() != 0 && op.address_size() != a {
@@ -935,9 +1028,14 @@ fn candidate(
                 }
                 let vsib = matches!(
                     k,
-                    K::mem_vsib32x | K::mem_vsib64x | K::mem_vsib32y | K::mem_vsib64y
+                    K::mem_vsib32x
+                        | K::mem_vsib64x
+                        | K::mem_vsib32y
+                        | K::mem_vsib64y
+                        | K::mem_vsib32z
+                        | K::mem_vsib64z
                 );
-                let vector_index = a.index.is_xmm() || a.index.is_ymm();
+                let vector_index = a.index.is_xmm() || a.index.is_ymm() || a.index.is_zmm();
                 if vsib != vector_index {
                     return Err(None);
                 }
@@ -956,8 +1054,10 @@ fn candidate(
                     Some(Size::Bytes(b)) if far && mem_size.size() != b as usize + 2 => {
                         return Err(None)
                     }
+                    // With `{1toN}` the size is the broadcast element's (checked below).
                     Some(Size::Bytes(b))
                         if !far
+                            && evex.broadcast.is_none()
                             && mem_size != MemorySize::Unknown
                             && mem_size.size() != b as usize =>
                     {
@@ -968,18 +1068,43 @@ fn candidate(
                 if k == K::mem_offs && (a.base != Register::None || a.index != Register::None) {
                     return Err(None);
                 }
+                // In 64-bit code `[qword x]` asks for the moffs form, anything else not.
+                if bits == 64
+                    && a.base == Register::None
+                    && a.index == Register::None
+                    && (k == K::mem_offs) != (a.disp_size == Some(8))
+                {
+                    return Err(None);
+                }
                 i.set_op_kind(n, OpKind::Memory);
                 i.set_memory_base(a.base);
                 i.set_memory_index(a.index);
                 i.set_memory_index_scale(a.scale);
                 i.set_memory_displacement64(a.disp as u64);
+                let full = if a.base.is_gpr16() || a.index.is_gpr16() {
+                    2
+                } else if a.base.is_gpr64() || a.index.is_gpr64() {
+                    8
+                } else {
+                    4
+                };
                 let displ_size = if a.base == Register::RIP {
                     8
                 } else if a.base == Register::None && a.index == Register::None {
                     a.abs_size
+                } else if let Some(d) = a.disp_size {
+                    if d == 1 {
+                        1
+                    } else {
+                        full
+                    }
                 } else if a.disp == 0 && !a.symbolic {
                     0
-                } else if (-128..=127).contains(&a.disp) && !a.symbolic {
+                } else if !a.symbolic
+                    && ((-128..=127).contains(&a.disp) || op.encoding() == EncodingKind::EVEX)
+                {
+                    // iced-x86's encoder compresses EVEX displacements (disp8 * N) where it
+                    // can, and falls back to the full size where not.
                     1
                 } else if a.base.is_gpr16() || a.index.is_gpr16() {
                     2
@@ -992,7 +1117,7 @@ fn candidate(
                 i.set_segment_prefix(a.seg);
             }
             Op::Imm(v, size, strict, reach, _) => {
-                if !set_imm(&mut i, n, k, v, operand_size, &mut had_imm, loose, ctx)? {
+                if !set_imm(&mut i, n, k, v, &mut had_imm, loose, ctx)? {
                     return Err(None);
                 }
                 let short = matches!(k, K::br16_1 | K::br32_1 | K::br64_1);
@@ -1059,6 +1184,46 @@ fn candidate(
             }
         }
     }
+    if evex.any() {
+        if let Some(k) = evex.mask {
+            i.set_op_mask(k);
+        }
+        i.set_zeroing_masking(evex.zeroing);
+        i.set_suppress_all_exceptions(evex.sae);
+        if let Some(rc) = evex.rounding {
+            i.set_rounding_control(match rc {
+                1 => iced_x86::RoundingControl::RoundToNearest,
+                2 => iced_x86::RoundingControl::RoundDown,
+                3 => iced_x86::RoundingControl::RoundUp,
+                _ => iced_x86::RoundingControl::RoundTowardZero,
+            });
+        }
+        if let Some(n) = evex.broadcast {
+            if !op.can_broadcast() {
+                return Err(None);
+            }
+            // {1toN}: N elements make the memory operand's vector.
+            let vector = i.memory_size().size();
+            i.set_is_broadcast(true);
+            let element = i.memory_size().size();
+            let said = ops.iter().find_map(|o| match o {
+                Op::Mem(Address {
+                    size: Some(Size::Bytes(b)),
+                    ..
+                }) => Some(*b as usize),
+                _ => None,
+            });
+            if said.is_some_and(|b| b != element) {
+                return Err(None);
+            }
+            if element == 0 || vector / element != n as usize {
+                return Err(Some(format!(
+                    "this form broadcasts {{1to{}}}",
+                    vector / element.max(1)
+                )));
+            }
+        }
+    }
     if p.rep {
         i.set_has_rep_prefix(true);
     }
@@ -1115,7 +1280,6 @@ fn set_imm(
     n: u32,
     k: K,
     v: &Value2,
-    operand_size: u32,
     had_imm: &mut bool,
     loose: bool,
     ctx: &Ctx,
@@ -1217,8 +1381,26 @@ fn set_imm(
             i.set_op_kind(n, OpKind::NearBranch64);
             i.set_near_branch64(if v.known { x as u64 } else { ctx.ip });
         }
+        // XBEGIN's target: 32-bit outside 64-bit code, whatever its offset's size.
+        K::xbegin_2 | K::xbegin_4 => {
+            let target = if v.known { x as u64 } else { ctx.ip };
+            if ctx.bits == 64 {
+                i.set_op_kind(n, OpKind::NearBranch64);
+                i.set_near_branch64(target);
+            } else {
+                i.set_op_kind(n, OpKind::NearBranch32);
+                i.set_near_branch32(target as u32);
+            }
+        }
+        // VPERMIL2PS/PD: the low 4 bits of the immediate whose high 4 bits name a register.
+        K::imm4_m2z => {
+            if v.known && !(0..16).contains(&x) {
+                return Ok(false);
+            }
+            i.set_op_kind(n, OpKind::Immediate8);
+            i.set_immediate8(x as u8);
+        }
         _ => return Ok(false),
     }
-    let _ = operand_size;
     Ok(true)
 }

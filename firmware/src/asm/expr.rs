@@ -204,6 +204,7 @@ pub fn show(t: &Tok) -> String {
         Tok::Num(n) => format!("`{n}`"),
         Tok::Str(_) => "a string".into(),
         Tok::Punct(p) => format!("`{p}`"),
+        Tok::Decorator(d) => format!("`{{{d}}}`"),
     }
 }
 

@@ -12,6 +12,8 @@ pub enum Tok {
     /// A quoted string's bytes (a character constant in expressions).
     Str(Vec<u8>),
     Punct(&'static str),
+    /// An AVX-512 decorator, `{k1}`, `{z}`, `{1to16}`, `{rn-sae}`: its text, lower case.
+    Decorator(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +83,18 @@ pub fn tokens(line: &str) -> Result<Vec<Token>, Problem> {
                 tok: Tok::Ident(chars[start..k].iter().collect()),
                 col,
             });
+            continue;
+        }
+        if c == '{' {
+            let Some(end) = chars[k..].iter().position(|&x| x == '}') else {
+                return Err(Problem::at(col, "`{` without `}`"));
+            };
+            let text: String = chars[k + 1..k + end].iter().collect();
+            out.push(Token {
+                tok: Tok::Decorator(text.trim().to_ascii_lowercase()),
+                col,
+            });
+            k += end + 1;
             continue;
         }
         if matches!(c, '\'' | '"' | '`') {

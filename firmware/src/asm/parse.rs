@@ -42,6 +42,9 @@ pub struct Mem {
     pub expr: Expr,
     /// `rel` or `abs` inside the brackets (else the `default`).
     pub rel: Option<bool>,
+    /// `[dword x]`, `[byte rbx+1]`: the displacement's size in bytes (and, without
+    /// registers, the address size: `[qword x]` is a 64-bit absolute address).
+    pub disp_size: Option<u32>,
     pub col: u32,
 }
 
@@ -61,6 +64,61 @@ pub struct Instr {
     pub mnemonic: String,
     pub col: u32,
     pub operands: Vec<Operand>,
+    pub evex: Evex,
+}
+
+/// AVX-512's decorators (NASM's syntax): `zmm1{k1}{z}`, `[rax]{1to16}`, `{rn-sae}`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evex {
+    /// The opmask register of the destination, and zeroing (`{z}`) instead of merging.
+    pub mask: Option<Register>,
+    pub zeroing: bool,
+    /// `{1toN}` on the memory operand: N.
+    pub broadcast: Option<u32>,
+    /// `{rn-sae}`, `{rd-sae}`, `{ru-sae}`, `{rz-sae}`: 1..4 (iced-x86's `RoundingControl`).
+    pub rounding: Option<u32>,
+    /// `{sae}`: suppress all exceptions.
+    pub sae: bool,
+    pub col: u32,
+}
+
+impl Evex {
+    pub fn any(&self) -> bool {
+        self.mask.is_some()
+            || self.zeroing
+            || self.broadcast.is_some()
+            || self.rounding.is_some()
+            || self.sae
+    }
+
+    /// Takes one decorator's meaning.
+    fn take(&mut self, d: &str, col: u32) -> Result<(), Problem> {
+        self.col = col;
+        match d {
+            "z" => self.zeroing = true,
+            "sae" => self.sae = true,
+            "rn-sae" => self.rounding = Some(1),
+            "rd-sae" => self.rounding = Some(2),
+            "ru-sae" => self.rounding = Some(3),
+            "rz-sae" => self.rounding = Some(4),
+            _ => {
+                if let Some(n) = d.strip_prefix("1to").and_then(|n| n.parse().ok()) {
+                    self.broadcast = Some(n);
+                } else {
+                    match expr::register(d) {
+                        Some(r) if r.is_k() => self.mask = Some(r),
+                        _ => {
+                            return Err(Problem::at(
+                                col,
+                                format!("`{{{d}}}` is not a decorator (write {{k1}}, {{z}}, {{1to16}}, {{sae}} or {{rn-sae}})"),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -389,9 +447,22 @@ fn instruction(c: &mut Cursor) -> Result<Instr, Problem> {
         // `fadd to st1` (NASM's x87 form): the destination is the register, ST0 the source.
         let to = c.eat_word("to");
         let mut operands = Vec::new();
+        let mut evex = Evex::default();
         if !c.at_end() {
             loop {
-                operands.push(operand(c)?);
+                // `{rn-sae}` stands alone as the last operand.
+                if let Some(Tok::Decorator(d)) = c.peek() {
+                    let dcol = c.col();
+                    c.k += 1;
+                    evex.take(d, dcol)?;
+                } else {
+                    operands.push(operand(c)?);
+                }
+                while let Some(Tok::Decorator(d)) = c.peek() {
+                    let dcol = c.col();
+                    c.k += 1;
+                    evex.take(d, dcol)?;
+                }
                 if !c.eat(",") {
                     break;
                 }
@@ -400,6 +471,8 @@ fn instruction(c: &mut Cursor) -> Result<Instr, Problem> {
         if to {
             match operands.as_slice() {
                 [Operand::Reg(r, _)] if r.is_st() => {
+                    // The `sti, st0` form even for `fadd to st0` (DC C0, not D8 C0).
+                    prefixes.push("to".to_string());
                     operands.push(Operand::Reg(Register::ST0, col))
                 }
                 _ => {
@@ -415,6 +488,7 @@ fn instruction(c: &mut Cursor) -> Result<Instr, Problem> {
             mnemonic: lw,
             col,
             operands,
+            evex,
         });
     }
 }
@@ -475,9 +549,17 @@ fn operand(c: &mut Cursor) -> Result<Operand, Problem> {
         } else if c.eat_word("abs") {
             rel = Some(false);
         }
+        let mut disp_size = None;
+        if let Some(Tok::Ident(w)) = c.peek() {
+            if let Some(Size::Bytes(n @ (1 | 2 | 4 | 8))) = size_keyword(&w.to_ascii_lowercase()) {
+                disp_size = Some(n);
+                c.k += 1;
+            }
+        }
         let e = expr::parse(c)?;
         c.expect("]")?;
         return Ok(Operand::Mem(Mem {
+            disp_size,
             size,
             far: reach == Some(Reach::Far),
             seg,

@@ -240,3 +240,8 @@ push [ebx]
 inc [ebx]
 mov eax, [esp*2]
 mov eax, [eax+ebx+ecx]
+; -- AVX-512 in 32-bit code
+vaddps zmm1{k1}{z}, zmm2, zmm7
+vaddps zmm1, zmm2, [eax]{1to16}
+vmovdqa32 zmm0, [esp+0x80]
+vpandd zmm3{k4}, zmm4, dword [ebx]{1to16}

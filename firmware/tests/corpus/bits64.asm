@@ -233,3 +233,30 @@ push eax
 mov rax, [rax+eax]
 pusha
 inc [rax]
+; -- AVX-512 (EVEX): opmasks, zeroing, broadcast, rounding, compressed displacements
+vaddps zmm1{k1}{z}, zmm2, zmm3
+vaddps zmm1, zmm2, [rax]{1to16}
+vaddps zmm1, zmm2, zmm3, {rn-sae}
+vaddps zmm1{k7}, zmm2, zmm3, {rz-sae}
+vaddpd zmm0, zmm1, qword [rbx+8]{1to8}
+vmovdqu64 zmm0, [rax+0x40]
+vmovaps zmm0, [rax+0x1000]
+vmovaps zmm0, [rax+0x1001]
+vmovaps zmm30, [r15-0x80]
+vpxorq zmm16, zmm17, zmm31
+vaddps xmm1, xmm2, xmm3
+vaddps xmm16, xmm1, xmm2
+vcmpps k1{k2}, zmm1, zmm2, 5
+vcmpltps k1, zmm2, zmm3
+vpcmpub k1, zmm0, zmm1, 3
+vpcmpeqb k1, zmm0, zmm1
+vgatherdps zmm0{k1}, [rax+zmm1*4]
+vpscatterdd [r8+zmm2*4]{k3}, zmm5
+kmovw k1, eax
+kandw k1, k2, k3
+vpternlogd zmm0, zmm1, zmm2, 0xff
+vcvtsi2sd xmm1, xmm2, rax
+vcvtsd2si rax, xmm1, {rd-sae}
+vucomiss xmm1, xmm2, {sae}
+vbroadcastss zmm0, xmm1
+vpermt2d zmm1, zmm2, [rsi+0x100]
