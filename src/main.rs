@@ -68,7 +68,8 @@ enum Command {
     /// %macro, %rep, %if...), and chooses the encodings NASM chooses. Errors name the file,
     /// line and column.
     Asm(AsmArgs),
-    /// Disassemble a flat binary in NASM syntax (address, bytes, instruction).
+    /// Disassemble a flat binary in NASM syntax (address, bytes, instruction); the text
+    /// assembles back to the same bytes.
     Disasm(DisasmArgs),
     /// Differential fuzzing: random instructions from random states on the software CPU
     /// and on KVM, compared (see `x86lab::fuzz`). Each mismatch is written as a case file
@@ -344,16 +345,12 @@ fn asm(args: &AsmArgs) -> Result<u8> {
 }
 
 fn disasm(args: &DisasmArgs) -> Result<u8> {
-    use iced_x86::{Decoder, DecoderOptions, Formatter, NasmFormatter};
+    use iced_x86::{Decoder, DecoderOptions};
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read `{}`", args.file.display()))?;
     let bits: u32 = args.bits.parse().expect("clap checked");
     let mut d = Decoder::with_ip(bits, &bytes, args.org, DecoderOptions::NONE);
-    let mut f = NasmFormatter::new();
-    f.options_mut().set_uppercase_hex(false);
-    f.options_mut().set_hex_prefix("0x");
-    f.options_mut().set_hex_suffix("");
-    f.options_mut().set_show_branch_size(true);
+    let mut f = x86lab_firmware::asm::disasm::formatter();
     let mut out = std::io::stdout().lock();
     let mut text = String::new();
     for i in &mut d {
@@ -365,7 +362,7 @@ fn disasm(args: &DisasmArgs) -> Result<u8> {
             let list: Vec<String> = raw.iter().map(|b| format!("0x{b:02x}")).collect();
             text = format!("db {}", list.join(", "));
         } else {
-            f.format(&i, &mut text);
+            text = x86lab_firmware::asm::disasm::text(&mut f, &i);
         }
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         match writeln!(out, "{:08x}  {hex:<20} {text}", i.ip()) {
@@ -609,6 +606,11 @@ fn run(args: &RunArgs) -> Result<u8> {
                         Mode::Long => "long-mode",
                     }
                 );
+            }
+            if args.backend == Backend::Kvm
+                && !x86lab_kvm::Regime::detect().is_hardware_assisted()
+            {
+                eprintln!("x86lab: note: this host's KVM has no VT-x/AMD-V: the firmware's real-mode and kernel-mode code runs in the host kernel's instruction emulator (about a million instructions per second)");
             }
             load::boot_firmware(machine.as_mut(), &image, mode)
         }

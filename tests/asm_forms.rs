@@ -1,48 +1,14 @@
 //! Every instruction form is reachable from source text: for each iced-x86 `Code` of the
-//! legacy, VEX, EVEX (AVX-512) and 3DNow! encodings, in each mode that has it, an instance is built from
+//! legacy, VEX, EVEX (AVX-512), XOP and 3DNow! encodings, in each mode that has it, an
+//! instance is built from
 //! iced's opcode tables (`x86lab::fuzz::forms::encode`, random operand bytes until the
-//! decoder gives that form), formatted by iced's NASM formatter, assembled by x86lab and
-//! decoded again: the text must come back.
+//! decoder gives that form), formatted as `x86lab disasm` does (iced's NASM formatter,
+//! `x86lab_firmware::asm::disasm`), assembled by x86lab and decoded again: the text must
+//! come back.
 
-use iced_x86::{
-    Code, Decoder, DecoderOptions, EncodingKind, Formatter, MemorySizeOptions, NasmFormatter,
-};
+use iced_x86::{Code, Decoder, DecoderOptions, EncodingKind};
 use x86lab::fuzz::forms;
-
-fn formatter() -> NasmFormatter {
-    let mut f = NasmFormatter::new();
-    f.options_mut().set_hex_prefix("0x");
-    f.options_mut().set_hex_suffix("");
-    f.options_mut().set_uppercase_hex(false);
-    f.options_mut().set_show_branch_size(true);
-    f.options_mut()
-        .set_memory_size_options(MemorySizeOptions::Always);
-    f
-}
-
-fn text(f: &mut NasmFormatter, i: &iced_x86::Instruction) -> String {
-    let mut t = String::new();
-    f.format(i, &mut t);
-    // iced-x86 names 48-byte memory `mem384`; NASM writes no size there.
-    t = t.replace("mem384 ", "");
-    // Nor the size of PUSH's immediate when it is not the mode's (`push dword 5` in 16-bit).
-    if i.mnemonic() == iced_x86::Mnemonic::Push && i.op0_kind() != iced_x86::OpKind::Register {
-        let size = match i.stack_pointer_increment() {
-            -2 => "word",
-            -4 => "dword",
-            _ => "qword",
-        };
-        if !t.contains('[') {
-            t = t.replacen("push ", &format!("push {size} "), 1);
-        }
-    }
-    // iced-x86's NASM formatter writes `short` but not `near`.
-    let code = format!("{:?}", i.code());
-    if (code.contains("rel16") || code.contains("rel32")) && !t.contains("near") {
-        t = t.replacen(' ', " near ", 1);
-    }
-    t
-}
+use x86lab_firmware::asm::disasm;
 
 /// The names of the 32- and 64-bit general-purpose registers.
 fn x86lab_firmware_regs() -> Vec<String> {
@@ -53,8 +19,8 @@ fn x86lab_firmware_regs() -> Vec<String> {
 }
 
 #[test]
-fn every_legacy_vex_evex_and_3dnow_form_is_reachable_from_text() {
-    let mut f = formatter();
+fn every_legacy_vex_evex_xop_and_3dnow_form_is_reachable_from_text() {
+    let mut f = disasm::formatter();
     let mut checked = 0;
     let mut evex = 0;
     let mut unbuilt = Vec::new();
@@ -62,17 +28,21 @@ fn every_legacy_vex_evex_and_3dnow_form_is_reachable_from_text() {
     for code in Code::values() {
         let op = code.op_code();
         // Not reachable from NASM's syntax, by design: SAL's /6 encoding (NASM's `sal` is
-        // SHL's /4, as in the SDM), and the reserved NOPs 0F 0D and 0F 18..1F with a register
-        // operand, which iced-x86 formats as `nop r/m, reg` (NASM: hint_nop0..63).
+        // SHL's /4, as in the SDM), and the reserved NOPs of 0F 0D (NASM has no name for
+        // them; those of 0F 18..1F are its hint_nop0..63).
         let name = format!("{code:?}");
-        if name.starts_with("Sal_") || name.starts_with("Reservednop_") {
+        if name.starts_with("Sal_") || name.contains("0F0D") {
             continue;
         }
         if !op.is_instruction()
             || op.decoder_option() != 0
             || !matches!(
                 op.encoding(),
-                EncodingKind::Legacy | EncodingKind::VEX | EncodingKind::EVEX | EncodingKind::D3NOW
+                EncodingKind::Legacy
+                    | EncodingKind::VEX
+                    | EncodingKind::EVEX
+                    | EncodingKind::XOP
+                    | EncodingKind::D3NOW
             )
         {
             continue;
@@ -112,14 +82,14 @@ fn every_legacy_vex_evex_and_3dnow_form_is_reachable_from_text() {
             if op.encoding() == EncodingKind::EVEX {
                 evex += 1;
             }
-            let t = text(&mut f, &i);
+            let t = disasm::text(&mut f, &i);
             match x86lab_firmware::asm::assemble_str(
                 &format!("bits {bits}\n{t}\n"),
                 "form.asm".as_ref(),
             ) {
                 Ok(a) => {
                     let j = Decoder::with_ip(bits, &a.bytes, 0, DecoderOptions::NONE).decode();
-                    let back = text(&mut f, &j);
+                    let back = disasm::text(&mut f, &j);
                     // XCHG's operands commute.
                     let swapped = |s: &str| -> String {
                         match s.strip_prefix("xchg ").and_then(|r| r.split_once(',')) {

@@ -46,15 +46,13 @@ fn every_corpus_line_gives_nasms_bytes() {
 
 #[test]
 fn corpus_round_trips_through_the_disassembler() {
-    use iced_x86::{Decoder, DecoderOptions, Formatter, NasmFormatter};
-    // Assemble, decode with iced-x86, format as NASM source, assemble again: same bytes.
+    use iced_x86::{Decoder, DecoderOptions};
+    use x86lab_firmware::asm::disasm;
+    // Assemble, decode with iced-x86, format as `x86lab disasm` does, assemble again: the
+    // same bytes.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let expected = std::fs::read_to_string(dir.join("expected.txt")).unwrap();
-    let mut f = NasmFormatter::new();
-    f.options_mut().set_hex_prefix("0x");
-    f.options_mut().set_hex_suffix("");
-    f.options_mut().set_uppercase_hex(false);
-    f.options_mut().set_show_branch_size(true);
+    let mut f = disasm::formatter();
     let mut bad = Vec::new();
     let mut checked = 0;
     for row in expected.lines().filter(|l| !l.starts_with('#')) {
@@ -71,15 +69,7 @@ fn corpus_round_trips_through_the_disassembler() {
             .bytes;
         let mut text = String::new();
         for i in Decoder::with_ip(bits, &bytes, 0, DecoderOptions::NONE) {
-            let mut t = String::new();
-            f.format(&i, &mut t);
-            // iced-x86's NASM formatter writes `short` but not `near`: without it a near
-            // branch to a close target would come back short.
-            let code = format!("{:?}", i.code());
-            if (code.contains("rel16") || code.contains("rel32")) && !t.contains("near") {
-                t = t.replacen(' ', " near ", 1);
-            }
-            text += &t;
+            text += &disasm::text(&mut f, &i);
             text.push('\n');
         }
         checked += 1;

@@ -161,7 +161,10 @@ pub fn encode(code: Code, bits: u32, knobs: &[u8; 8], tail: &[u8]) -> Vec<u8> {
     if memory && knobs[0] & 7 == 0 {
         b.push([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65][usize::from(knobs[0] >> 3) % 6]);
     }
-    let vex = matches!(oc.encoding(), EncodingKind::VEX | EncodingKind::EVEX);
+    let vex = matches!(
+        oc.encoding(),
+        EncodingKind::VEX | EncodingKind::EVEX | EncodingKind::XOP
+    );
     if !vex && oc.can_use_lock_prefix() && knobs[1] & 3 == 0 {
         b.push(0xf0);
     }
@@ -175,6 +178,17 @@ pub fn encode(code: Code, bits: u32, knobs: &[u8; 8], tail: &[u8]) -> Vec<u8> {
     }
     if oc.encoding() == EncodingKind::EVEX {
         encode_evex(oc, bits, knobs, &mut b);
+    } else if oc.encoding() == EncodingKind::XOP {
+        // XOP (AMD): VEX's three-byte layout behind 8Fh, with maps 8, 9 and 10.
+        encode_vex(oc, bits, knobs, &mut b);
+        let n = b.len();
+        b[n - 3] = 0x8f;
+        let map = match oc.table() {
+            OpCodeTableKind::MAP9 => 9,
+            OpCodeTableKind::MAP10 => 10,
+            _ => 8,
+        };
+        b[n - 2] = (b[n - 2] & 0xe0) | map;
     } else if vex {
         encode_vex(oc, bits, knobs, &mut b);
     } else {

@@ -50,6 +50,7 @@ fn forms(m: Mnemonic) -> &'static [Code] {
                     EncodingKind::Legacy
                         | EncodingKind::VEX
                         | EncodingKind::EVEX
+                        | EncodingKind::XOP
                         | EncodingKind::D3NOW
                 )
             {
@@ -161,6 +162,9 @@ pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Prob
         Some(_) => None,
         None => mnemonic::pseudo(&ins.mnemonic),
     };
+    if let Some(n) = mnemonic::hint_nop(&ins.mnemonic) {
+        return hint_nop(n, ins, ctx, scope);
+    }
     let Some(m) = named.or(pseudo.map(|(m, _)| m)) else {
         return Err(Problem::at(
             ins.col,
@@ -354,6 +358,84 @@ pub fn encode(ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Prob
     Ok(Encoded {
         bytes,
         warnings,
+        unknown: r.unknown,
+    })
+}
+
+/// `hint_nopN r/m`: opcode 0F 18h + N/8 with reg field N%8. iced-x86 names those bytes
+/// by what they are (a reserved NOP with a register operand, PREFETCHh, NOP r/m...): every
+/// form of that opcode and reg field is tried.
+fn hint_nop(n: u32, ins: &Instr, ctx: &Ctx, scope: &dyn Scope) -> Result<Encoded, Problem> {
+    let [operand] = ins.operands.as_slice() else {
+        return Err(Problem::at(
+            ins.col,
+            "`hint_nopN` takes one register or memory operand",
+        ));
+    };
+    let mut r = Resolver {
+        scope,
+        unknown: None,
+    };
+    let p = Prefixes::default();
+    let (rm, size) = match operand {
+        Operand::Reg(reg, _) if reg.is_gpr() && reg.size() > 1 => (Op::Reg(*reg), reg.size()),
+        Operand::Mem(mem) => {
+            let a = address(mem, ctx, &p, &mut r)?;
+            let Some(Size::Bytes(b @ (2 | 4 | 8))) = a.size else {
+                return Err(Problem::at(
+                    mem.col,
+                    "operation size not specified (write word, dword or qword before the memory operand)",
+                ));
+            };
+            (Op::Mem(a), b as usize)
+        }
+        _ => {
+            return Err(Problem::at(
+                ins.col,
+                "`hint_nopN` takes a 16-, 32- or 64-bit register or memory operand",
+            ))
+        }
+    };
+    let reg = Register::values()
+        .find(|g| g.is_gpr() && g.size() == size && g.number() == (n % 8) as usize)
+        .expect("eight registers of each size");
+    let opcode = 0x18 + n / 8;
+    let mut best: Option<Candidate> = None;
+    for code in Code::values() {
+        let op = code.op_code();
+        if op.table() != iced_x86::OpCodeTableKind::T0F
+            || op.op_code() != opcode
+            || op.encoding() != EncodingKind::Legacy
+            || op.decoder_option() != 0
+            || !op.is_instruction()
+        {
+            continue;
+        }
+        let ops = if code.mnemonic() == Mnemonic::Reservednop {
+            vec![rm.clone(), Op::Reg(reg)]
+        } else if op.is_group() && op.group_index() == (n % 8) as i32 && op.op_count() == 1 {
+            vec![rm.clone()]
+        } else {
+            continue;
+        };
+        if let Ok(c) = candidate(code, &ops, ctx, &p, &Evex::default(), false) {
+            if best.as_ref().is_none_or(|b| c.bytes.len() < b.bytes.len()) {
+                best = Some(c);
+            }
+        }
+    }
+    let Some(best) = best else {
+        return Err(Problem::at(
+            ins.col,
+            format!(
+                "no form of `{}` takes that operand in {}-bit code",
+                ins.mnemonic, ctx.bits
+            ),
+        ));
+    };
+    Ok(Encoded {
+        bytes: best.bytes,
+        warnings: Vec::new(),
         unknown: r.unknown,
     })
 }

@@ -165,7 +165,18 @@ pub fn pseudo(name: &str) -> Option<(Mnemonic, u8)> {
 
 /// Whether a (lower-case) name is an instruction.
 pub fn known(name: &str) -> bool {
-    table().contains_key(name) || SIZED.iter().any(|(n, ..)| *n == name) || pseudo(name).is_some()
+    table().contains_key(name)
+        || SIZED.iter().any(|(n, ..)| *n == name)
+        || pseudo(name).is_some()
+        || hint_nop(name).is_some()
+}
+
+/// NASM's `hint_nop0`..`hint_nop63`: the NOP space 0F 18..1F with the ModRM reg field
+/// (`n / 8` chooses the opcode, `n % 8` the reg field). Returns n.
+pub fn hint_nop(name: &str) -> Option<u32> {
+    name.strip_prefix("hint_nop")
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n < 64)
 }
 
 /// A name that fixes the operand size (`retfq`, `pushaw`): its mnemonic and the size.

@@ -7,6 +7,7 @@
 //! target is known to be near. Instructions are encoded by iced-x86 ([`encode`]), the form
 //! chosen among those the operands fit the way NASM chooses.
 
+pub mod disasm;
 pub mod encode;
 pub mod expr;
 pub mod lex;

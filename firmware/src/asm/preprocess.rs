@@ -79,19 +79,30 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '?' | '@' | '$' | '#' | '~')
 }
 
+/// The characters of `s` outside quoted strings, with their byte offsets.
+fn outside_quotes(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut quote = None;
+    s.char_indices().filter(move |&(_, c)| match quote {
+        Some(q) => {
+            if c == q {
+                quote = None;
+            }
+            false
+        }
+        None if matches!(c, '\'' | '"' | '`') => {
+            quote = Some(c);
+            false
+        }
+        None => true,
+    })
+}
+
 /// The text of a line without its comment (a `;` outside quotes).
 fn strip_comment(s: &str) -> &str {
-    let mut quote = None;
-    for (k, c) in s.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
-            None if c == ';' => return &s[..k],
-            None => {}
-        }
+    match outside_quotes(s).find(|&(_, c)| c == ';') {
+        Some((k, _)) => &s[..k],
+        None => s,
     }
-    s
 }
 
 /// Splits macro arguments at top-level commas (quotes and braces group; braces are removed).
@@ -792,23 +803,11 @@ fn rest_after_commas(s: &str, n: usize) -> String {
     if n == 0 {
         return s.trim().to_string();
     }
-    let mut seen = 0;
-    let mut quote = None;
-    for (k, c) in s.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
-            None if c == ',' => {
-                seen += 1;
-                if seen == n {
-                    return s[k + 1..].trim().to_string();
-                }
-            }
-            None => {}
-        }
-    }
-    String::new()
+    outside_quotes(s)
+        .filter(|&(_, c)| c == ',')
+        .nth(n - 1)
+        .map(|(k, _)| s[k + 1..].trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Replaces whole words `ps[i]` by `args[i]`.

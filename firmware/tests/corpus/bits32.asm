@@ -245,3 +245,10 @@ vaddps zmm1{k1}{z}, zmm2, zmm7
 vaddps zmm1, zmm2, [eax]{1to16}
 vmovdqa32 zmm0, [esp+0x80]
 vpandd zmm3{k4}, zmm4, dword [ebx]{1to16}
+; -- NASM's hint_nop0..63 (0F 18..1F with a reg field) and XOP (AMD)
+hint_nop0 eax
+hint_nop9 word [ebx]
+hint_nop63 ecx
+hint_nop5 dword [eax]
+vpcmov xmm1, xmm2, xmm3, xmm4
+vprotd xmm1, xmm2, 3
