@@ -31,6 +31,12 @@ pub trait PortDevice: Send {
     fn read(&mut self, offset: u16, data: &mut [u8], out: &mut Output);
     /// Writes `data` at `offset` from the device's base port.
     fn write(&mut self, offset: u16, data: &[u8], out: &mut Output) -> DeviceAction;
+    /// The device's state, for stepping back (a stateless device has none).
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// Puts back a state [`Self::snapshot`] took.
+    fn restore(&mut self, _state: &[u8]) {}
 }
 
 /// Console bytes produced by devices, waiting for the host to take them.
@@ -149,6 +155,23 @@ impl Devices {
     /// Console output (debug console and serial transmit) not yet taken.
     pub fn output(&mut self) -> &mut Output {
         &mut self.output
+    }
+
+    /// Every device's state ([`PortDevice::snapshot`]), by base port.
+    pub fn snapshot(&self) -> Vec<(u16, Vec<u8>)> {
+        self.slots
+            .iter()
+            .map(|(&b, s)| (b, s.device.snapshot()))
+            .collect()
+    }
+
+    /// Puts back states [`Self::snapshot`] took.
+    pub fn restore(&mut self, states: &[(u16, Vec<u8>)]) {
+        for (base, state) in states {
+            if let Some(slot) = self.slots.get_mut(base) {
+                slot.device.restore(state);
+            }
+        }
     }
 
     /// (base, last, name) of each device, in port order.
@@ -323,6 +346,21 @@ impl PortDevice for Serial16550 {
         }
         DeviceAction::None
     }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let mut s = vec![self.ier, self.lcr, self.mcr, self.scr, self.fcr];
+        s.extend_from_slice(&self.divisor.to_le_bytes());
+        s.extend(self.rx.iter());
+        s
+    }
+
+    fn restore(&mut self, s: &[u8]) {
+        if let [ier, lcr, mcr, scr, fcr, d0, d1, rx @ ..] = s {
+            (self.ier, self.lcr, self.mcr, self.scr, self.fcr) = (*ier, *lcr, *mcr, *scr, *fcr);
+            self.divisor = u16::from_le_bytes([*d0, *d1]);
+            self.rx = rx.iter().copied().collect();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +402,22 @@ mod tests {
         assert!(err.to_string().contains("overlap"), "{err}");
         d.insert(0x400, 1, Box::new(ExitPort)).unwrap();
         assert_eq!(d.list().len(), 4);
+    }
+
+    #[test]
+    fn device_state_snapshots_restore() {
+        let mut d = Devices::default();
+        d.io_write(COM1_PORT + 7, &[0x11]);
+        let s = d.snapshot();
+        d.io_write(COM1_PORT + 7, &[0x22]);
+        d.io_write(COM1_PORT + 4, &[0x10]);
+        d.io_write(COM1_PORT, b"q");
+        d.restore(&s);
+        let mut b = [0u8];
+        d.io_read(COM1_PORT + 7, &mut b);
+        assert_eq!(b[0], 0x11);
+        d.io_read(COM1_PORT + 5, &mut b);
+        assert_eq!(b[0] & 1, 0, "the looped-back byte is gone");
     }
 
     #[test]

@@ -33,12 +33,14 @@
 
 pub mod cpu;
 pub mod devices;
+pub mod history;
 pub mod machine;
 pub mod memory;
 pub mod state;
 
 pub use cpu::Cpu;
 pub use devices::{DeviceAction, Devices, PortDevice};
+pub use history::History;
 pub use machine::{Cause, Event, Exception, Limit, Machine, MachineError, RunLimits, Vector};
 pub use memory::{GuestMemory, MemoryError, MemoryLayout};
 pub use state::{CpuMode, CpuState, DebugRegs, DescriptorTable, Segment};

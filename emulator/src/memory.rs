@@ -78,6 +78,8 @@ pub struct GuestMemory {
     layout: MemoryLayout,
     ram: Span,
     rom: Span,
+    /// While on: each guest write's address and the bytes it replaced (see [`Self::journal`]).
+    journal: Option<Vec<(u64, Vec<u8>)>>,
 }
 
 // SAFETY: the raw pointers in `ram` and `rom` point into mappings owned by `mmap`, which is
@@ -114,6 +116,7 @@ impl GuestMemory {
             layout,
             ram,
             rom,
+            journal: None,
         })
     }
 
@@ -160,6 +163,13 @@ impl GuestMemory {
     /// Writes guest physical memory as the guest does: writes to ROM or outside memory are
     /// dropped.
     pub fn write(&mut self, addr: u64, data: &[u8]) {
+        if self.journal.is_some() {
+            let mut old = vec![0u8; data.len()];
+            self.read(addr, &mut old);
+            if let Some(j) = &mut self.journal {
+                j.push((addr, old));
+            }
+        }
         if let Some((p, rom)) = self.host(addr, data.len() as u64) {
             if !rom {
                 // SAFETY: `host` checked the span is inside the RAM mapping, which we own
@@ -174,6 +184,35 @@ impl GuestMemory {
                 unsafe { p.write(b) };
             }
         }
+    }
+
+    /// Starts recording guest writes (what [`Self::write`] replaces), for stepping back.
+    pub fn start_journal(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// Stops recording.
+    pub fn stop_journal(&mut self) {
+        self.journal = None;
+    }
+
+    /// Takes the writes recorded since the last call: (address, the bytes before), in order.
+    /// Writing them back in reverse order undoes them ([`Self::undo`]).
+    pub fn journal(&mut self) -> Vec<(u64, Vec<u8>)> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Undoes recorded writes: puts the old bytes back, latest first. Bytes outside RAM were
+    /// never changed, and stay so.
+    pub fn undo(&mut self, writes: &[(u64, Vec<u8>)]) {
+        let journal = self.journal.take();
+        for (addr, old) in writes.iter().rev() {
+            self.write(*addr, old);
+        }
+        self.journal = journal;
     }
 
     /// Host-side loading: writes RAM or ROM, and fails (writing nothing) if any byte falls

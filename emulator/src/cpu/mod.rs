@@ -140,7 +140,41 @@ pub struct Cpu {
     intercept_exceptions: bool,
 }
 
+/// What the software CPU carries between instructions besides [`CpuState`]: whether it is
+/// halted, the MOV SS shadow and the debug traps it holds back, the PAE PDPTE registers.
+/// [`crate::History`] keeps it so that stepping back is exact.
+#[derive(Clone, Debug)]
+pub struct Hidden {
+    halted: bool,
+    ss_shadow: bool,
+    deferred_db: u64,
+    pdptes: [u64; 4],
+}
+
 impl Cpu {
+    /// The state between instructions that [`Machine::state`] does not show.
+    pub fn hidden(&self) -> Hidden {
+        Hidden {
+            halted: self.halted,
+            ss_shadow: self.ss_shadow,
+            deferred_db: self.deferred_db,
+            pdptes: self.pdptes,
+        }
+    }
+
+    /// Puts back what [`Self::hidden`] took (after [`Machine::set_state`], which clears it).
+    pub fn set_hidden(&mut self, h: &Hidden) {
+        self.halted = h.halted;
+        self.ss_shadow = h.ss_shadow;
+        self.deferred_db = h.deferred_db;
+        self.pdptes = h.pdptes;
+    }
+
+    /// Sets the count [`Machine::instructions_retired`] reports (stepping back lowers it).
+    pub fn set_instructions_retired(&mut self, n: u64) {
+        self.retired = n;
+    }
+
     /// A CPU in the state after RESET ([`CpuState::reset`]: real mode, CS:IP = F000:FFF0,
     /// fetching from the top of the ROM window) with zeroed memory of the given layout.
     pub fn new(layout: MemoryLayout) -> Result<Self, crate::memory::MemoryError> {
