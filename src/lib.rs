@@ -6,4 +6,5 @@
 pub mod case_file;
 pub mod cases;
 pub mod fuzz;
-pub mod load;
+/// Loading programs: flat binaries, ELF files, or through the firmware (the firmware crate).
+pub use x86lab_firmware::load;

@@ -25,12 +25,16 @@ const EXIT_UNSUPPORTED: u8 = 126;
     about = "A teaching laboratory for x86 and virtualization"
 )]
 struct Cli {
+    /// Without a command: the desktop app (needs a display).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The desktop app: step through a program (an .asm source, a flat binary or an ELF
+    /// file; the first lesson without one), see every register and byte change, step back.
+    Gui { file: Option<PathBuf> },
     /// Run a program (flat binary or static ELF) until it halts or exits.
     ///
     /// Console output (port 0xE9 and the serial port 0x3F8) goes to stdout. Exit status:
@@ -264,7 +268,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match cli.command.unwrap_or(Command::Gui { file: None }) {
+        Command::Gui { file } => x86lab_gui::run(file)
+            .map(|()| 0)
+            .map_err(|e| anyhow::anyhow!(e)),
         Command::Run(args) => run(&args),
         Command::KvmInfo => kvm_info(),
         Command::Case(args) => cases(&args),

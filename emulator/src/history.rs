@@ -43,6 +43,11 @@ impl History {
         self.records.is_empty()
     }
 
+    /// The memory writes of the last recorded step: physical address and the bytes before.
+    pub fn last_writes(&self) -> &[(u64, Vec<u8>)] {
+        self.records.back().map_or(&[], |r| r.writes.as_slice())
+    }
+
     /// Forgets every step (after the machine was changed from outside).
     pub fn clear(&mut self) {
         self.records.clear();

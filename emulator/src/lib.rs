@@ -37,6 +37,7 @@ pub mod history;
 pub mod machine;
 pub mod memory;
 pub mod state;
+pub mod walk;
 
 pub use cpu::Cpu;
 pub use devices::{DeviceAction, Devices, PortDevice};

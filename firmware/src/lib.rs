@@ -2,7 +2,8 @@
 //!
 //! The x86lab text assembler (NASM-style Intel syntax, encoded with iced-x86), the boot
 //! firmware (`boot/firmware.asm`, assembled by that assembler when a machine boots through
-//! it) and the guest programs.
+//! it), loading programs into a machine ([`load`]: flat binaries, ELF files, or through the
+//! firmware) and the guest programs (the lessons, [`LESSONS`]).
 //!
 //! ```
 //! let a = x86lab_firmware::asm::assemble_str("bits 16\nmov ax, 0x1234\nhlt\n", "demo.asm".as_ref())
@@ -11,6 +12,7 @@
 //! ```
 
 pub mod asm;
+pub mod load;
 
 /// The boot firmware's source: a 64 KiB ROM image whose last 16 bytes hold the reset vector.
 pub const FIRMWARE_SOURCE: &str = include_str!("../boot/firmware.asm");
@@ -31,3 +33,52 @@ pub fn firmware() -> Result<Vec<u8>, asm::Errors> {
     debug_assert_eq!(a.bytes.len() as u64, FIRMWARE_SIZE);
     Ok(a.bytes)
 }
+
+/// The lessons (firmware/lessons/), in order: file name and source.
+pub const LESSONS: &[(&str, &str)] = &[
+    ("01-hello.asm", include_str!("../lessons/01-hello.asm")),
+    (
+        "02-registers-flags.asm",
+        include_str!("../lessons/02-registers-flags.asm"),
+    ),
+    (
+        "03-stack-call-ret.asm",
+        include_str!("../lessons/03-stack-call-ret.asm"),
+    ),
+    (
+        "04-loops-strings.asm",
+        include_str!("../lessons/04-loops-strings.asm"),
+    ),
+    (
+        "05-segmentation.asm",
+        include_str!("../lessons/05-segmentation.asm"),
+    ),
+    (
+        "06-protected-mode.asm",
+        include_str!("../lessons/06-protected-mode.asm"),
+    ),
+    (
+        "07-idt-divide-error.asm",
+        include_str!("../lessons/07-idt-divide-error.asm"),
+    ),
+    (
+        "08-paging-page-fault.asm",
+        include_str!("../lessons/08-paging-page-fault.asm"),
+    ),
+    (
+        "09-long-mode.asm",
+        include_str!("../lessons/09-long-mode.asm"),
+    ),
+    (
+        "10-syscall-user-mode.asm",
+        include_str!("../lessons/10-syscall-user-mode.asm"),
+    ),
+    (
+        "11-serial-port.asm",
+        include_str!("../lessons/11-serial-port.asm"),
+    ),
+    (
+        "12-undefined-flags.asm",
+        include_str!("../lessons/12-undefined-flags.asm"),
+    ),
+];

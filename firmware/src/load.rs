@@ -78,12 +78,12 @@ pub fn load(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Loa
 /// top of 4 GiB, the payload where the firmware expects it for `mode` (real mode 7C00h,
 /// else 100000h), the boot information block at 500h, and the CPU in its power-on state.
 pub fn boot_firmware(m: &mut dyn Machine, payload: &[u8], mode: Mode) -> Result<Loaded> {
-    use x86lab_firmware::{BOOT_INFO, BOOT_MAGIC, FIRMWARE_SIZE};
+    use crate::{BOOT_INFO, BOOT_MAGIC, FIRMWARE_SIZE};
     if payload.is_empty() {
         bail!("the program file is empty");
     }
-    let rom = x86lab_firmware::firmware()
-        .map_err(|e| anyhow::anyhow!("the firmware does not assemble: {e}"))?;
+    let rom =
+        crate::firmware().map_err(|e| anyhow::anyhow!("the firmware does not assemble: {e}"))?;
     let layout = m.memory().layout();
     if layout.rom_size < FIRMWARE_SIZE {
         bail!(
@@ -288,7 +288,7 @@ pub fn boot_state(m: &mut dyn Machine, mode: Mode, entry: u64) -> Result<CpuStat
 }
 
 /// Packs a code or data descriptor (or a system descriptor's low half).
-pub(crate) fn descriptor(base: u64, limit: u64, attributes: u16) -> u64 {
+pub fn descriptor(base: u64, limit: u64, attributes: u16) -> u64 {
     (limit & 0xffff)
         | ((base & 0xff_ffff) << 16)
         | (u64::from(attributes & 0xff) << 40)

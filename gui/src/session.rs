@@ -1,0 +1,663 @@
+//! The machine behind the GUI, on its own thread: it takes [`Command`]s, runs the software
+//! CPU (recording every step so it can be undone), and publishes a [`View`] of what the
+//! panels show. The UI never waits for it, even when the guest loops forever at full speed.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use iced_x86::{Decoder, DecoderOptions};
+use x86lab_emulator::state::CpuState;
+use x86lab_emulator::walk::{walk, Walk};
+use x86lab_emulator::{Cpu, CpuMode, Event, History, Machine, MemoryLayout};
+use x86lab_firmware::load::{self, LoadOptions};
+
+use crate::program::{Boot, Program};
+
+/// What the UI asks of the machine.
+#[derive(Debug)]
+pub enum Command {
+    Load(Box<Program>),
+    Step,
+    /// Step, but over CALLs and REP/LOOP: run to the next instruction.
+    StepOver,
+    /// Run until the current routine returns.
+    StepOut,
+    Back,
+    Run,
+    Pause,
+    Reset,
+    /// Instructions per second while running; `None`: as fast as possible.
+    Speed(Option<u32>),
+    ToggleBreakpoint(u64),
+    /// Where the memory panel looks (a linear address).
+    MemoryAt(u64),
+    /// Write bytes at a linear address (the memory panel's editor).
+    Poke(u64, Vec<u8>),
+}
+
+/// One line of the disassembly panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Line {
+    /// Linear address.
+    pub addr: u64,
+    pub bytes: String,
+    pub text: String,
+    pub label: Option<String>,
+    pub current: bool,
+    pub breakpoint: bool,
+}
+
+/// What the panels show, published by the machine's thread.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// Commands handled so far.
+    pub handled: u64,
+    pub program: String,
+    pub state: Option<CpuState>,
+    /// The state before the last step (the registers panel marks what changed).
+    pub previous: Option<CpuState>,
+    pub console: String,
+    pub running: bool,
+    pub retired: u64,
+    pub ips: f64,
+    /// Steps that can be undone.
+    pub history: usize,
+    /// What happened last, in words.
+    pub status: String,
+    pub disasm: Vec<Line>,
+    pub memory_at: u64,
+    pub memory: Vec<u8>,
+    /// Physical addresses (and lengths) the last step wrote.
+    pub written: Vec<(u64, usize)>,
+    pub stack: Vec<(u64, u64)>,
+    pub breakpoints: BTreeSet<u64>,
+    /// Exceptions and interrupts seen, newest last.
+    pub events: VecDeque<String>,
+    /// How `memory_at` is translated.
+    pub walk: Option<Walk>,
+    /// The first GDT descriptors (8 bytes each) and IDT gates (16 bytes in long mode, else
+    /// 8), as the CPU would read them through GDTR and IDTR.
+    pub gdt: Vec<u64>,
+    pub idt: Vec<(u64, u64)>,
+    pub error: Option<String>,
+}
+
+/// The UI's end of the machine thread.
+pub struct Handle {
+    tx: Sender<Command>,
+    view: Arc<Mutex<View>>,
+    sent: u64,
+}
+
+impl Handle {
+    /// Starts the machine thread; `repaint` is called when the view changes.
+    pub fn spawn(repaint: Box<dyn Fn() + Send>) -> Handle {
+        let (tx, rx) = channel();
+        let view = Arc::new(Mutex::new(View::default()));
+        let shared = view.clone();
+        std::thread::Builder::new()
+            .name("x86lab machine".into())
+            .spawn(move || Worker::new(shared, repaint).run(rx))
+            .expect("a thread can be started");
+        Handle { tx, view, sent: 0 }
+    }
+
+    pub fn send(&mut self, c: Command) {
+        if self.tx.send(c).is_ok() {
+            self.sent += 1;
+        }
+    }
+
+    /// The latest view.
+    pub fn view(&self) -> View {
+        self.view.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Waits until every command sent has been handled and the machine is not running
+    /// (tests; at most `limit`).
+    pub fn settle(&self, limit: Duration) -> View {
+        let start = Instant::now();
+        loop {
+            let v = self.view();
+            if (v.handled >= self.sent && !v.running) || start.elapsed() > limit {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // The thread ends when the channel closes.
+    }
+}
+
+/// Steps kept for stepping back.
+const HISTORY: usize = 200_000;
+/// How many instructions to run between looks at the command queue at full speed.
+const SLICE: u64 = 20_000;
+/// Instructions the firmware may take to reach a program.
+const BOOT_LIMIT: u64 = 2_000_000;
+
+struct Worker {
+    shared: Arc<Mutex<View>>,
+    repaint: Box<dyn Fn() + Send>,
+    cpu: Option<Cpu>,
+    program: Option<Program>,
+    history: History,
+    console: Vec<u8>,
+    view: View,
+    speed: Option<u32>,
+    /// Until when a run goes on (step over/out set it).
+    stop_at: Option<StopAt>,
+    trace: VecDeque<u64>,
+    run_started: Option<(Instant, u64)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum StopAt {
+    /// An address (the instruction after a CALL).
+    Address(u64),
+    /// The stack pointer rising above this (a RET of the current routine).
+    Return(u64),
+}
+
+impl Worker {
+    fn new(shared: Arc<Mutex<View>>, repaint: Box<dyn Fn() + Send>) -> Worker {
+        Worker {
+            shared,
+            repaint,
+            cpu: None,
+            program: None,
+            history: History::new(HISTORY),
+            console: Vec::new(),
+            view: View {
+                status: "no program".into(),
+                ..View::default()
+            },
+            speed: None,
+            stop_at: None,
+            trace: VecDeque::new(),
+            run_started: None,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Command>) {
+        self.publish();
+        loop {
+            let cmd = if self.view.running {
+                match rx.recv_timeout(Duration::ZERO) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
+            };
+            if let Some(c) = cmd {
+                self.handle(c);
+                self.view.handled += 1;
+            }
+            if self.view.running {
+                self.run_slice();
+            }
+            self.publish();
+        }
+    }
+
+    fn handle(&mut self, c: Command) {
+        match c {
+            Command::Load(p) => self.load(*p),
+            Command::Reset => {
+                if let Some(p) = self.program.clone() {
+                    self.load(p);
+                }
+            }
+            Command::Step => {
+                self.stop();
+                self.step_once();
+            }
+            Command::StepOver => {
+                self.stop();
+                match self.next_after_call() {
+                    Some(next) => {
+                        self.stop_at = Some(StopAt::Address(next));
+                        self.start();
+                    }
+                    None => {
+                        self.step_once();
+                    }
+                }
+            }
+            Command::StepOut => {
+                self.stop();
+                if let Some(s) = self.state() {
+                    self.stop_at = Some(StopAt::Return(s.gpr[4]));
+                    self.start();
+                }
+            }
+            Command::Back => {
+                self.stop();
+                if let Some(cpu) = &mut self.cpu {
+                    match self.history.back(cpu) {
+                        Ok(Some(len)) => {
+                            self.console.truncate(len);
+                            self.view.status = "stepped back".into();
+                            self.view.previous = None;
+                            self.view.written.clear();
+                            self.trace.pop_back();
+                        }
+                        Ok(None) => self.view.status = "nothing to step back to".into(),
+                        Err(e) => self.view.status = format!("cannot step back: {e}"),
+                    }
+                }
+            }
+            Command::Run => self.start(),
+            Command::Pause => {
+                self.stop();
+                self.view.status = "paused".into();
+            }
+            Command::Speed(s) => self.speed = s,
+            Command::ToggleBreakpoint(a) => {
+                if !self.view.breakpoints.remove(&a) {
+                    self.view.breakpoints.insert(a);
+                }
+            }
+            Command::MemoryAt(a) => self.view.memory_at = a,
+            Command::Poke(addr, bytes) => {
+                if let (Some(cpu), Some(s)) = (&mut self.cpu, self.view.state.clone()) {
+                    for (k, b) in bytes.iter().enumerate() {
+                        let lin = addr.wrapping_add(k as u64);
+                        if let Some(p) = walk(&s, cpu.memory(), lin).physical {
+                            cpu.memory_mut().write(p, &[*b]);
+                        }
+                    }
+                    // What came before no longer matches memory.
+                    self.history.clear();
+                }
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        if self.cpu.is_some() {
+            self.view.running = true;
+            self.view.status = "running".into();
+            let retired = self
+                .cpu
+                .as_ref()
+                .and_then(|c| c.instructions_retired())
+                .unwrap_or(0);
+            self.run_started = Some((Instant::now(), retired));
+        }
+    }
+
+    fn stop(&mut self) {
+        self.view.running = false;
+        self.stop_at = None;
+        self.run_started = None;
+        self.view.ips = 0.0;
+    }
+
+    fn state(&self) -> Option<CpuState> {
+        self.cpu.as_ref().and_then(|c| c.state().ok())
+    }
+
+    fn load(&mut self, p: Program) {
+        self.stop();
+        self.history.clear();
+        self.console.clear();
+        self.trace.clear();
+        self.view.events.clear();
+        self.view.previous = None;
+        self.view.written.clear();
+        self.view.error = None;
+        self.view.program = p.name.clone();
+        let mut cpu = match Cpu::new(MemoryLayout::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.view.error = Some(format!("cannot create the machine: {e}"));
+                return;
+            }
+        };
+        let loaded = match p.boot {
+            Boot::Firmware => load::boot_firmware(&mut cpu, &p.image, p.mode),
+            Boot::Direct => load::load(&mut cpu, &p.image, &LoadOptions::default()),
+        };
+        if let Err(e) = loaded {
+            self.view.error = Some(format!("{e:#}"));
+            self.cpu = None;
+            return;
+        }
+        // Through the firmware to the program's first instruction (the firmware is lesson
+        // zero: load `firmware/boot/firmware.asm` itself to step through it).
+        if p.boot == Boot::Firmware {
+            let mut n = 0;
+            while cpu.state().map(|s| s.code_address()).ok() != Some(p.entry) && n < BOOT_LIMIT {
+                match cpu.step() {
+                    Ok(Event::Stepped) | Ok(Event::Exception(_)) => n += 1,
+                    Ok(other) => {
+                        self.view.error =
+                            Some(format!("the firmware stopped before the program: {other}"));
+                        break;
+                    }
+                    Err(e) => {
+                        self.view.error = Some(format!("the firmware stopped: {e}"));
+                        break;
+                    }
+                }
+            }
+            self.console.extend(cpu.devices().output().take());
+            self.view.status = format!(
+                "booted through the firmware ({n} instructions); at the program's first instruction"
+            );
+        } else {
+            self.view.status = "loaded".into();
+        }
+        self.view.memory_at = p.entry;
+        self.program = Some(p);
+        self.cpu = Some(cpu);
+    }
+
+    /// One recorded step; false when the machine should stop running.
+    fn step_once(&mut self) -> bool {
+        let Some(cpu) = &mut self.cpu else {
+            return false;
+        };
+        let before = cpu.state().ok();
+        let at = before.as_ref().map(CpuState::code_address);
+        let event = self.history.step(cpu, self.console.len());
+        self.console.extend(cpu.devices().output().take());
+        self.view.previous = before;
+        if let Some(a) = at {
+            self.trace.push_back(a);
+            if self.trace.len() > 8 {
+                self.trace.pop_front();
+            }
+        }
+        match event {
+            Ok(Event::Stepped) => {
+                self.view.status = "stepped".into();
+                true
+            }
+            Ok(Event::Exception(e)) => {
+                let text = format!("{e}");
+                self.view.status = format!("exception {text}");
+                self.view.events.push_back(text);
+                if self.view.events.len() > 32 {
+                    self.view.events.pop_front();
+                }
+                true
+            }
+            Ok(other) => {
+                self.view.status = other.to_string();
+                false
+            }
+            Err(e) => {
+                self.view.status = format!("the machine stopped: {e}");
+                false
+            }
+        }
+    }
+
+    /// The address after the current instruction when it is a CALL, REP string, LOOP or INT
+    /// (step over runs to it).
+    fn next_after_call(&self) -> Option<u64> {
+        let s = self.state()?;
+        let cpu = self.cpu.as_ref()?;
+        let (i, _) = decode_at(cpu, &s, s.code_address())?;
+        let over = matches!(
+            i.mnemonic(),
+            iced_x86::Mnemonic::Call
+                | iced_x86::Mnemonic::Loop
+                | iced_x86::Mnemonic::Loope
+                | iced_x86::Mnemonic::Loopne
+                | iced_x86::Mnemonic::Int
+        ) || i.has_rep_prefix()
+            || i.has_repne_prefix();
+        over.then(|| s.code_address() + i.len() as u64)
+    }
+
+    fn run_slice(&mut self) {
+        let budget = match (self.speed, self.run_started) {
+            (Some(ips), Some((t0, r0))) => {
+                let due = (t0.elapsed().as_secs_f64() * f64::from(ips)) as u64;
+                let done = self.retired() - r0;
+                if due <= done {
+                    std::thread::sleep(Duration::from_millis(5));
+                    0
+                } else {
+                    (due - done).min(SLICE)
+                }
+            }
+            _ => SLICE,
+        };
+        let frame = Instant::now();
+        for k in 0..budget {
+            if k > 0 {
+                if let Some(s) = self.state() {
+                    let at = s.code_address();
+                    if self.view.breakpoints.contains(&at) {
+                        self.stop();
+                        self.view.status = format!("breakpoint at {at:#x}");
+                        return;
+                    }
+                    let reached = match self.stop_at {
+                        Some(StopAt::Address(a)) => at == a,
+                        Some(StopAt::Return(sp)) => s.gpr[4] > sp,
+                        None => false,
+                    };
+                    if reached {
+                        self.stop();
+                        self.view.status = "stopped".into();
+                        return;
+                    }
+                }
+            }
+            if !self.step_once() {
+                self.stop();
+                return;
+            }
+            if frame.elapsed() > Duration::from_millis(30) {
+                break;
+            }
+        }
+        if let Some((t0, r0)) = self.run_started {
+            let secs = t0.elapsed().as_secs_f64();
+            if secs > 0.0 {
+                self.view.ips = (self.retired() - r0) as f64 / secs;
+            }
+        }
+    }
+
+    fn retired(&self) -> u64 {
+        self.cpu
+            .as_ref()
+            .and_then(|c| c.instructions_retired())
+            .unwrap_or(0)
+    }
+
+    /// Copies what the panels show into the shared view.
+    fn publish(&mut self) {
+        let state = self.state();
+        self.view.state = state.clone();
+        self.view.retired = self.retired();
+        self.view.history = self.history.len();
+        self.view.console = String::from_utf8_lossy(&self.console).into_owned();
+        if let (Some(cpu), Some(s)) = (&self.cpu, &state) {
+            self.view.disasm = disassembly(
+                cpu,
+                s,
+                &self.trace,
+                self.program.as_ref(),
+                &self.view.breakpoints,
+            );
+            self.view.walk = Some(walk(s, cpu.memory(), self.view.memory_at));
+            self.view.memory = read_linear(cpu, s, self.view.memory_at, 256);
+            self.view.stack = stack(cpu, s);
+            let words = |base: u64, n: usize, size: usize| -> Vec<u64> {
+                read_linear(cpu, s, base, n * size)
+                    .chunks(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect()
+            };
+            let gdt_n = ((usize::from(s.gdtr.limit) + 1) / 8).min(32);
+            self.view.gdt = if s.mode() == CpuMode::Real {
+                Vec::new()
+            } else {
+                words(s.gdtr.base, gdt_n, 8)
+            };
+            let long = s.efer & x86lab_emulator::state::ctl::EFER_LMA != 0;
+            let gate = if long { 16 } else { 8 };
+            let idt_n = ((usize::from(s.idtr.limit) + 1) / gate).min(32);
+            let raw = words(s.idtr.base, idt_n, gate);
+            self.view.idt = if s.mode() == CpuMode::Real {
+                Vec::new()
+            } else if long {
+                raw.chunks(2)
+                    .map(|c| (c[0], c.get(1).copied().unwrap_or(0)))
+                    .collect()
+            } else {
+                raw.iter().map(|&w| (w, 0)).collect()
+            };
+            self.view.written = self
+                .history
+                .last_writes()
+                .iter()
+                .map(|(a, b)| (*a, b.len()))
+                .collect();
+        }
+        if let Ok(mut v) = self.shared.lock() {
+            *v = self.view.clone();
+        }
+        (self.repaint)();
+    }
+}
+
+/// Reads `len` bytes at a linear address through the page tables (0xFF where unmapped).
+pub fn read_linear(cpu: &Cpu, s: &CpuState, addr: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|k| {
+            let lin = addr.wrapping_add(k);
+            match walk(s, cpu.memory(), lin).physical {
+                Some(p) => cpu.memory().read_uint(p, 1) as u8,
+                None => 0xff,
+            }
+        })
+        .collect()
+}
+
+/// The code size of the current mode, in bits.
+fn bitness(s: &CpuState) -> u32 {
+    match s.mode() {
+        CpuMode::Long64 => 64,
+        CpuMode::Real | CpuMode::Virtual8086 => 16,
+        _ => {
+            if s.cs.db() {
+                32
+            } else {
+                16
+            }
+        }
+    }
+}
+
+/// Decodes the instruction at a linear address.
+fn decode_at(cpu: &Cpu, s: &CpuState, lin: u64) -> Option<(iced_x86::Instruction, Vec<u8>)> {
+    let bytes = read_linear(cpu, s, lin, 15);
+    let ip = if s.mode() == CpuMode::Long64 {
+        lin
+    } else {
+        lin.wrapping_sub(s.cs.base)
+    };
+    let i = Decoder::with_ip(bitness(s), &bytes, ip, DecoderOptions::NONE).decode();
+    Some((i, bytes))
+}
+
+/// The disassembly around RIP: the last instructions executed, then the next ones.
+fn disassembly(
+    cpu: &Cpu,
+    s: &CpuState,
+    trace: &VecDeque<u64>,
+    program: Option<&Program>,
+    breakpoints: &BTreeSet<u64>,
+) -> Vec<Line> {
+    let mut f = x86lab_firmware::asm::disasm::formatter();
+    let here = s.code_address();
+    let mut addrs: Vec<u64> = trace.iter().copied().filter(|&a| a != here).collect();
+    addrs.dedup();
+    let mut lines = Vec::new();
+    let label = |a: u64| program.and_then(|p| p.labels.get(&a).cloned());
+    let mut line = |a: u64| -> u64 {
+        match decode_at(cpu, s, a) {
+            Some((i, bytes)) if !i.is_invalid() => {
+                let len = i.len();
+                lines.push(Line {
+                    addr: a,
+                    bytes: bytes[..len].iter().map(|b| format!("{b:02x}")).collect(),
+                    text: x86lab_firmware::asm::disasm::text(&mut f, &i),
+                    label: label(a),
+                    current: a == here,
+                    breakpoint: breakpoints.contains(&a),
+                });
+                len as u64
+            }
+            Some((_, bytes)) => {
+                lines.push(Line {
+                    addr: a,
+                    bytes: format!("{:02x}", bytes[0]),
+                    text: "(not an instruction in this mode)".into(),
+                    label: label(a),
+                    current: a == here,
+                    breakpoint: breakpoints.contains(&a),
+                });
+                1
+            }
+            None => 1,
+        }
+    };
+    for a in addrs.iter().rev().take(6).rev() {
+        if *a < here && here - *a < 256 {
+            line(*a);
+        }
+    }
+    let mut a = here;
+    for _ in 0..24 {
+        a += line(a);
+    }
+    lines
+}
+
+/// The stack: 16 slots from SS:SP of the mode's width.
+fn stack(cpu: &Cpu, s: &CpuState) -> Vec<(u64, u64)> {
+    let width: u64 = match s.mode() {
+        CpuMode::Long64 => 8,
+        _ if s.ss.db() && s.mode() != CpuMode::Real => 4,
+        _ => 2,
+    };
+    let sp = match width {
+        8 => s.gpr[4],
+        4 => s.gpr[4] & 0xffff_ffff,
+        _ => s.gpr[4] & 0xffff,
+    };
+    let base = if s.mode() == CpuMode::Long64 {
+        0
+    } else {
+        s.ss.base
+    };
+    (0..16)
+        .map(|k| {
+            let lin = base.wrapping_add(sp + k * width);
+            let b = read_linear(cpu, s, lin, width as usize);
+            let mut v = [0u8; 8];
+            v[..b.len()].copy_from_slice(&b);
+            (sp + k * width, u64::from_le_bytes(v))
+        })
+        .collect()
+}

@@ -1,0 +1,38 @@
+//! What the app remembers between sessions (a serde `State`, kept apart from the runtime
+//! handles in [`crate::App`]): the program, the editor's text, breakpoints and views.
+
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct State {
+    /// The lesson loaded (index into `x86lab_firmware::LESSONS`), when a lesson.
+    pub lesson: Option<usize>,
+    /// The file loaded, when a file.
+    pub path: Option<PathBuf>,
+    /// The editor's text.
+    pub source: String,
+    pub breakpoints: Vec<u64>,
+    pub memory_at: u64,
+    /// Instructions per second while running; `None`: full speed.
+    pub speed: Option<u32>,
+    /// GPRs in decimal (signed) instead of hex.
+    pub decimal: bool,
+    /// The machine state to restore (the state format's JSON), when saved with one.
+    pub machine: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            lesson: Some(0),
+            path: None,
+            source: String::new(),
+            breakpoints: Vec::new(),
+            memory_at: 0x7c00,
+            speed: Some(10),
+            decimal: false,
+            machine: None,
+        }
+    }
+}

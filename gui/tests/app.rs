@@ -1,0 +1,159 @@
+//! The app driven like a student drives it (egui_kittest: widgets found by label, clicked;
+//! no display or GPU): step, step back, run, breakpoints, the editor's errors. The truths
+//! checked are the lessons' own: lesson 01 starts with `mov si, msg_hello` at 7C00h (3
+//! bytes), prints "Hello, world!" and halts.
+
+use eframe::egui;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use x86lab_gui::App;
+
+fn harness() -> Harness<'static, App> {
+    // The size of a laptop screen: every panel has room.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_ui_state(
+            |ui, app: &mut App| app.show(ui),
+            App::new(Box::new(|| {}), None),
+        );
+    h.state_mut().settle();
+    h.run();
+    h
+}
+
+/// Clicks a button and lets the machine and the UI catch up.
+fn click(h: &mut Harness<'static, App>, label: &str) {
+    h.get_by_label(label).click();
+    h.run();
+    h.state_mut().settle();
+    h.run();
+}
+
+fn rip(h: &Harness<'static, App>) -> u64 {
+    h.state().view.state.as_ref().expect("a machine").rip
+}
+
+#[test]
+fn the_first_lesson_is_loaded_and_stopped_at_its_first_instruction() {
+    let h = harness();
+    assert_eq!(rip(&h), 0x7c00);
+    assert!(
+        h.state()
+            .view
+            .status
+            .contains("booted through the firmware"),
+        "{}",
+        h.state().view.status
+    );
+    h.get_by_label("real mode (16-bit), CPL 0");
+    let current = h
+        .state()
+        .view
+        .disasm
+        .iter()
+        .find(|l| l.current)
+        .expect("a current line")
+        .clone();
+    assert_eq!(current.text, "mov si,0x7c4a");
+    assert_eq!(current.label.as_deref(), Some("start"));
+}
+
+#[test]
+fn step_then_back_restores_the_registers() {
+    let mut h = harness();
+    let before = h.state().view.state.clone().unwrap();
+    click(&mut h, "Step");
+    let after = h.state().view.state.clone().unwrap();
+    assert_eq!(after.rip, 0x7c03, "MOV SI, imm16 is 3 bytes");
+    assert_eq!(after.gpr[6] & 0xffff, 0x7c4a);
+    assert_eq!(h.state().view.history, 1);
+    // The registers panel marks SI as changed, with its old value on hover.
+    assert!(h
+        .state()
+        .view
+        .previous
+        .as_ref()
+        .is_some_and(|p| p.gpr[6] != after.gpr[6]));
+    click(&mut h, "Back");
+    assert!(h.state().view.state.clone().unwrap() == before);
+    assert_eq!(h.state().view.history, 0);
+}
+
+#[test]
+fn run_prints_the_lesson_and_halts() {
+    let mut h = harness();
+    h.get_by_label("full").click();
+    h.run();
+    click(&mut h, "Run");
+    let v = &h.state().view;
+    assert!(v.console.starts_with("Hello, world!"), "{}", v.console);
+    assert!(v.status.contains("halt"), "{}", v.status);
+    assert!(!v.running);
+    // Stepping back from the end undoes the last instruction (HLT).
+    let end = rip(&h);
+    click(&mut h, "Back");
+    assert_eq!(rip(&h) + 1, end, "HLT is one byte");
+}
+
+#[test]
+fn a_breakpoint_on_a_label_stops_the_run() {
+    let mut h = harness();
+    h.state_mut().breakpoint_text = "print_str".into();
+    h.run();
+    click(&mut h, "Toggle");
+    assert!(
+        h.state().view.breakpoints.contains(&0x7c23),
+        "{:?} {}",
+        h.state().view.breakpoints,
+        h.state().notice
+    );
+    h.get_by_label("full").click();
+    h.run();
+    click(&mut h, "Run");
+    assert_eq!(rip(&h), 0x7c23, "print_str");
+    assert!(
+        h.state().view.status.contains("breakpoint"),
+        "{}",
+        h.state().view.status
+    );
+}
+
+#[test]
+fn assembly_errors_appear_on_their_lines() {
+    let mut h = harness();
+    h.state_mut().state.source = "bits 16\norg 0x7c00\n  mvo ax, 1\n".into();
+    h.run();
+    click(&mut h, "Assemble and load");
+    h.get_by_label("line 3: unknown mnemonic 'mvo' — did you mean 'mov'?");
+    // The previous program stays loaded.
+    assert_eq!(rip(&h), 0x7c00);
+}
+
+#[test]
+fn an_endless_loop_at_full_speed_keeps_the_ui_responsive_and_pauses() {
+    let mut h = harness();
+    h.state_mut().state.source = "bits 16\norg 0x7c00\nspin: inc ax\n jmp spin\n".into();
+    h.run();
+    click(&mut h, "Assemble and load");
+    h.get_by_label("full").click();
+    h.run();
+    h.get_by_label("Run").click();
+    h.run();
+    let started = std::time::Instant::now();
+    while h.state().view.retired < 100_000 {
+        assert!(started.elapsed().as_secs() < 20, "the machine does not run");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Each frame takes the latest view and returns at once.
+        let frame = std::time::Instant::now();
+        h.run();
+        assert!(
+            frame.elapsed().as_millis() < 2000,
+            "a frame waited for the machine"
+        );
+    }
+    assert!(h.state().view.running);
+    click(&mut h, "Pause");
+    assert!(!h.state().view.running);
+    let s = h.state().view.state.clone().unwrap();
+    assert!(s.rip == 0x7c00 || s.rip == 0x7c01, "{:x}", s.rip);
+}
