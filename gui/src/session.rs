@@ -590,8 +590,14 @@ fn disassembly(
 ) -> Vec<Line> {
     let mut f = x86lab_firmware::asm::disasm::formatter();
     let here = s.code_address();
-    let mut addrs: Vec<u64> = trace.iter().copied().filter(|&a| a != here).collect();
-    addrs.dedup();
+    // The instructions executed just before, in address order (a loop's body once).
+    let addrs: Vec<u64> = trace
+        .iter()
+        .copied()
+        .filter(|&a| a < here && here - a < 256)
+        .collect::<BTreeSet<u64>>()
+        .into_iter()
+        .collect();
     let mut lines = Vec::new();
     let label = |a: u64| program.and_then(|p| p.labels.get(&a).cloned());
     let mut line = |a: u64| -> u64 {
@@ -623,9 +629,7 @@ fn disassembly(
         }
     };
     for a in addrs.iter().rev().take(6).rev() {
-        if *a < here && here - *a < 256 {
-            line(*a);
-        }
+        line(*a);
     }
     let mut a = here;
     for _ in 0..24 {
