@@ -201,6 +201,8 @@ impl App {
             .default_size(420.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
+                    panels::compare::show(self, ui);
+                    ui.separator();
                     panels::registers::show(self, ui);
                     ui.separator();
                     panels::stack::show(self, ui);

@@ -6,6 +6,7 @@
 //! after layout. One file per panel in [`panels`].
 
 pub mod app;
+pub mod compare;
 pub mod panels;
 pub mod program;
 pub mod session;

@@ -35,6 +35,23 @@ pub enum Command {
     MemoryAt(u64),
     /// Write bytes at a linear address (the memory panel's editor).
     Poke(u64, Vec<u8>),
+    /// Lockstep with the processor (KVM) on or off.
+    Compare(bool),
+}
+
+/// The comparison with the processor, when on.
+#[derive(Clone, Debug, Default)]
+pub struct CompareView {
+    pub on: bool,
+    /// Why it cannot be on (no KVM here...), in one sentence.
+    pub unavailable: Option<String>,
+    /// What KVM is on this host.
+    pub regime: String,
+    /// The processor's registers after the last step.
+    pub processor: Option<CpuState>,
+    pub diffs: Vec<crate::compare::Diff>,
+    /// Steps compared since it was turned on.
+    pub steps: u64,
 }
 
 /// One line of the disassembly panel.
@@ -81,6 +98,7 @@ pub struct View {
     /// 8), as the CPU would read them through GDTR and IDTR.
     pub gdt: Vec<u64>,
     pub idt: Vec<(u64, u64)>,
+    pub compare: CompareView,
     pub error: Option<String>,
 }
 
@@ -155,6 +173,8 @@ struct Worker {
     stop_at: Option<StopAt>,
     trace: VecDeque<u64>,
     run_started: Option<(Instant, u64)>,
+    /// The processor's side of the comparison.
+    kvm: Option<x86lab_kvm::KvmMachine>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -182,6 +202,7 @@ impl Worker {
             stop_at: None,
             trace: VecDeque::new(),
             run_started: None,
+            kvm: None,
         }
     }
 
@@ -249,6 +270,9 @@ impl Worker {
                         Ok(Some(len)) => {
                             self.console.truncate(len);
                             self.view.status = "stepped back".into();
+                            if self.view.compare.on {
+                                self.sync_processor();
+                            }
                             self.view.previous = None;
                             self.view.written.clear();
                             self.trace.pop_back();
@@ -270,6 +294,16 @@ impl Worker {
                 }
             }
             Command::MemoryAt(a) => self.view.memory_at = a,
+            Command::Compare(on) => {
+                self.stop();
+                if on {
+                    self.start_compare();
+                } else {
+                    self.view.compare.on = false;
+                    self.view.compare.diffs.clear();
+                    self.kvm = None;
+                }
+            }
             Command::Poke(addr, bytes) => {
                 if let (Some(cpu), Some(s)) = (&mut self.cpu, self.view.state.clone()) {
                     for (k, b) in bytes.iter().enumerate() {
@@ -280,6 +314,9 @@ impl Worker {
                     }
                     // What came before no longer matches memory.
                     self.history.clear();
+                    if self.view.compare.on {
+                        self.sync_processor();
+                    }
                 }
             }
         }
@@ -363,6 +400,59 @@ impl Worker {
         self.view.memory_at = p.entry;
         self.program = Some(p);
         self.cpu = Some(cpu);
+        if self.view.compare.on {
+            self.sync_processor();
+        }
+    }
+
+    /// Turns the comparison on: a KVM machine with the software CPU's memory and state.
+    fn start_compare(&mut self) {
+        let regime = x86lab_kvm::Regime::detect();
+        self.view.compare.regime = if regime.is_hardware_assisted() {
+            "KVM with VT-x/AMD-V: every mode runs on the processor".into()
+        } else {
+            "KVM without VT-x/AMD-V: 64-bit user code runs on the processor; real-mode, 32-bit and kernel code in the host kernel's emulator".into()
+        };
+        match x86lab_kvm::KvmMachine::new(MemoryLayout::default()) {
+            Ok(k) => {
+                self.kvm = Some(k);
+                self.view.compare.on = true;
+                self.view.compare.unavailable = None;
+                self.view.compare.steps = 0;
+                self.sync_processor();
+            }
+            Err(e) => {
+                self.view.compare.on = false;
+                self.view.compare.unavailable = Some(format!("KVM is not available here: {e}"));
+            }
+        }
+    }
+
+    /// Gives the processor the software CPU's memory and registers.
+    fn sync_processor(&mut self) {
+        let (Some(cpu), Some(kvm)) = (&self.cpu, &mut self.kvm) else {
+            return;
+        };
+        let layout = cpu.memory().layout();
+        let mut buf = vec![0u8; 1 << 20];
+        for base in (0..layout.ram_size).step_by(buf.len()) {
+            cpu.memory().read(base, &mut buf);
+            let _ = kvm.memory_mut().load(base, &buf);
+        }
+        let mut rom = vec![0u8; layout.rom_size as usize];
+        cpu.memory().read(layout.rom_base(), &mut rom);
+        let _ = kvm.memory_mut().load(layout.rom_base(), &rom);
+        match cpu.state().and_then(|s| kvm.set_state(&s)) {
+            Ok(()) => {
+                self.view.compare.diffs.clear();
+                self.view.compare.processor = kvm.state().ok();
+            }
+            Err(e) => {
+                self.view.compare.unavailable = Some(format!("KVM refused the state: {e}"));
+                self.view.compare.on = false;
+                self.kvm = None;
+            }
+        }
     }
 
     /// One recorded step; false when the machine should stop running.
@@ -372,14 +462,43 @@ impl Worker {
         };
         let before = cpu.state().ok();
         let at = before.as_ref().map(CpuState::code_address);
+        let instruction = match (&before, self.kvm.is_some()) {
+            (Some(s), true) => decode_at(cpu, s, s.code_address()).map(|(i, _)| i),
+            _ => None,
+        };
         let event = self.history.step(cpu, self.console.len());
         self.console.extend(cpu.devices().output().take());
+        let mut diverged = false;
+        if let (Some(kvm), Ok(after)) = (&mut self.kvm, cpu.state()) {
+            match kvm.step() {
+                Ok(_) => {
+                    kvm.devices().output().take();
+                    let hw = kvm.state().ok();
+                    self.view.compare.diffs = hw
+                        .as_ref()
+                        .map(|hw| crate::compare::diff(instruction.as_ref(), &after, hw))
+                        .unwrap_or_default();
+                    self.view.compare.processor = hw;
+                    self.view.compare.steps += 1;
+                    diverged = self.view.compare.diffs.iter().any(|d| d.expected.is_none());
+                }
+                Err(e) => {
+                    self.view.compare.unavailable =
+                        Some(format!("KVM could not run this step: {e}"));
+                    diverged = true;
+                }
+            }
+        }
         self.view.previous = before;
         if let Some(a) = at {
             self.trace.push_back(a);
             if self.trace.len() > 8 {
                 self.trace.pop_front();
             }
+        }
+        if diverged {
+            self.view.status = "the processor did something else: see Compare".into();
+            return false;
         }
         match event {
             Ok(Event::Stepped) => {

@@ -157,3 +157,40 @@ fn an_endless_loop_at_full_speed_keeps_the_ui_responsive_and_pauses() {
     let s = h.state().view.state.clone().unwrap();
     assert!(s.rip == 0x7c00 || s.rip == 0x7c01, "{:x}", s.rip);
 }
+
+#[test]
+fn lockstep_with_the_processor_agrees_on_the_first_lesson() {
+    if let Err(e) = x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()) {
+        eprintln!("not compared with the processor here: {e}");
+        return;
+    }
+    let mut h = harness();
+    click(&mut h, "lockstep with KVM");
+    assert!(
+        h.state().view.compare.on,
+        "{:?}",
+        h.state().view.compare.unavailable
+    );
+    for _ in 0..20 {
+        click(&mut h, "Step");
+    }
+    let c = &h.state().view.compare;
+    assert_eq!(c.steps, 20);
+    assert!(
+        c.diffs.iter().all(|d| d.expected.is_some()),
+        "{:?}",
+        c.diffs
+    );
+    let hw = c.processor.clone().expect("the processor's registers");
+    assert_eq!(hw.rip, rip(&h));
+    // Stepping back puts the processor back in step too.
+    click(&mut h, "Back");
+    click(&mut h, "Step");
+    assert!(h
+        .state()
+        .view
+        .compare
+        .diffs
+        .iter()
+        .all(|d| d.expected.is_some()));
+}

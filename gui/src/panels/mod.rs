@@ -1,5 +1,6 @@
 //! The panels, one per file.
 
+pub mod compare;
 pub mod console;
 pub mod disasm;
 pub mod editor;

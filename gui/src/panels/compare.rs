@@ -1,0 +1,69 @@
+//! Compare with the processor: in lockstep every step also runs on KVM; the two register
+//! sets side by side, differences marked, and the ones that are not divergences explained.
+//! The first divergence stops a run.
+
+use eframe::egui::{self, RichText};
+
+use super::{ALERT, CHANGED};
+use crate::session::Command;
+use crate::App;
+
+pub fn show(app: &mut App, ui: &mut egui::Ui) {
+    ui.heading("Compare with the processor");
+    let c = app.view.compare.clone();
+    let mut on = c.on;
+    if ui.checkbox(&mut on, "lockstep with KVM").changed() {
+        app.command(Command::Compare(on));
+    }
+    if let Some(why) = &c.unavailable {
+        ui.label(RichText::new(why).color(ALERT));
+    }
+    if !c.on {
+        ui.label(
+            "Each step then also runs on the real processor through KVM, from the same state.",
+        );
+        return;
+    }
+    ui.label(RichText::new(&c.regime).weak());
+    ui.label(format!("{} steps compared", c.steps));
+    let real: Vec<_> = c.diffs.iter().filter(|d| d.expected.is_none()).collect();
+    if c.diffs.is_empty() {
+        ui.label("the last step: the same on both");
+    } else if real.is_empty() {
+        ui.label("the last step: differences the manual allows (below)");
+    } else {
+        ui.label(
+            RichText::new("the last step: the processor did something else")
+                .color(ALERT)
+                .strong(),
+        );
+    }
+    egui::Grid::new("diffs").striped(true).show(ui, |ui| {
+        ui.label(RichText::new("").strong());
+        ui.label(RichText::new("software CPU").strong());
+        ui.label(RichText::new("processor").strong());
+        ui.end_row();
+        for d in &c.diffs {
+            let colour = if d.expected.is_none() { ALERT } else { CHANGED };
+            ui.label(RichText::new(&d.what).color(colour));
+            ui.label(RichText::new(&d.emulator).monospace());
+            let r = ui.label(RichText::new(&d.processor).monospace());
+            if let Some(why) = &d.expected {
+                r.on_hover_text(why);
+            }
+            ui.end_row();
+        }
+    });
+    for d in c.diffs.iter().filter_map(|d| d.expected.as_ref()) {
+        ui.label(RichText::new(format!("not a divergence: {d}")).weak());
+    }
+    if let Some(hw) = &c.processor {
+        ui.label(
+            RichText::new(format!(
+                "processor: RIP {:x}, RFLAGS {:x}",
+                hw.rip, hw.rflags
+            ))
+            .monospace(),
+        );
+    }
+}
