@@ -212,11 +212,23 @@ impl App {
             .resizable(true)
             .default_size(280.0)
             .show(ui, |ui| {
-                ui.columns(3, |cols| {
-                    panels::memory::show(self, &mut cols[0]);
-                    panels::console::show(self, &mut cols[1]);
-                    panels::system::show(self, &mut cols[2]);
-                });
+                egui::Panel::left("memory-column")
+                    .resizable(true)
+                    .default_size(560.0)
+                    .show(ui, |ui| panels::memory::show(self, ui));
+                egui::Panel::left("console-column")
+                    .resizable(true)
+                    .default_size(260.0)
+                    .show(ui, |ui| panels::console::show(self, ui));
+                egui::Panel::left("why-column")
+                    .resizable(true)
+                    .default_size(300.0)
+                    .show(ui, |ui| {
+                        egui::ScrollArea::vertical()
+                            .id_salt("why")
+                            .show(ui, |ui| panels::explain::show(self, ui));
+                    });
+                egui::CentralPanel::default().show(ui, |ui| panels::system::show(self, ui));
             });
         egui::Panel::left("editor")
             .resizable(true)

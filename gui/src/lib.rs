@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod compare;
+pub mod explain;
 pub mod panels;
 pub mod program;
 pub mod session;

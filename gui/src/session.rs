@@ -52,7 +52,15 @@ pub struct CompareView {
     pub diffs: Vec<crate::compare::Diff>,
     /// Steps compared since it was turned on.
     pub steps: u64,
+    /// What the hypervisor did: KVM's counters (VM exits by kind, instructions the host
+    /// emulated...) since lockstep began, and what each recent step added, newest last.
+    pub counters: Vec<(String, u64)>,
+    pub timeline: VecDeque<Exits>,
 }
+
+/// One step in the hypervisor's timeline: its number, the instruction, and what it added
+/// to each KVM counter.
+pub type Exits = (u64, String, Vec<(String, u64)>);
 
 /// One line of the disassembly panel.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -99,6 +107,9 @@ pub struct View {
     pub gdt: Vec<u64>,
     pub idt: Vec<(u64, u64)>,
     pub compare: CompareView,
+    /// The next instruction, and the one the last step executed, explained.
+    pub next: Option<crate::explain::Explained>,
+    pub last: Option<crate::explain::Explained>,
     pub error: Option<String>,
 }
 
@@ -414,7 +425,9 @@ impl Worker {
             "KVM without VT-x/AMD-V: 64-bit user code runs on the processor; real-mode, 32-bit and kernel code in the host kernel's emulator".into()
         };
         match x86lab_kvm::KvmMachine::new(MemoryLayout::default()) {
-            Ok(k) => {
+            Ok(mut k) => {
+                self.view.compare.counters = k.statistics().unwrap_or_default();
+                self.view.compare.timeline.clear();
                 self.kvm = Some(k);
                 self.view.compare.on = true;
                 self.view.compare.unavailable = None;
@@ -480,6 +493,37 @@ impl Worker {
                         .unwrap_or_default();
                     self.view.compare.processor = hw;
                     self.view.compare.steps += 1;
+                    if let Ok(now) = kvm.statistics() {
+                        let added: Vec<(String, u64)> = now
+                            .iter()
+                            .filter_map(|(n, v)| {
+                                let was = self
+                                    .view
+                                    .compare
+                                    .counters
+                                    .iter()
+                                    .find(|(m, _)| m == n)
+                                    .map_or(0, |(_, w)| *w);
+                                (*v > was).then(|| (n.clone(), v - was))
+                            })
+                            .collect();
+                        let text = instruction
+                            .as_ref()
+                            .map(|i| {
+                                let mut f = x86lab_firmware::asm::disasm::formatter();
+                                x86lab_firmware::asm::disasm::text(&mut f, i)
+                            })
+                            .unwrap_or_default();
+                        self.view.compare.timeline.push_back((
+                            self.view.compare.steps,
+                            text,
+                            added,
+                        ));
+                        if self.view.compare.timeline.len() > 64 {
+                            self.view.compare.timeline.pop_front();
+                        }
+                        self.view.compare.counters = now;
+                    }
                     diverged = self.view.compare.diffs.iter().any(|d| d.expected.is_none());
                 }
                 Err(e) => {
@@ -620,6 +664,12 @@ impl Worker {
             self.view.walk = Some(walk(s, cpu.memory(), self.view.memory_at));
             self.view.memory = read_linear(cpu, s, self.view.memory_at, 256);
             self.view.stack = stack(cpu, s);
+            self.view.next = explain(cpu, s, None);
+            self.view.last = self
+                .view
+                .previous
+                .as_ref()
+                .and_then(|p| explain(cpu, p, Some(s)));
             let words = |base: u64, n: usize, size: usize| -> Vec<u64> {
                 read_linear(cpu, s, base, n * size)
                     .chunks(8)
@@ -697,6 +747,38 @@ fn decode_at(cpu: &Cpu, s: &CpuState, lin: u64) -> Option<(iced_x86::Instruction
     };
     let i = Decoder::with_ip(bitness(s), &bytes, ip, DecoderOptions::NONE).decode();
     Some((i, bytes))
+}
+
+/// The instruction at `before`'s RIP explained; with `after`, the flags it changed.
+fn explain(
+    cpu: &Cpu,
+    before: &CpuState,
+    after: Option<&CpuState>,
+) -> Option<crate::explain::Explained> {
+    let lin = before.code_address();
+    let bytes = read_linear(cpu, before, lin, 15);
+    let ip = if before.mode() == CpuMode::Long64 {
+        lin
+    } else {
+        lin.wrapping_sub(before.cs.base)
+    };
+    let bits = bitness(before);
+    let mut d = Decoder::with_ip(bits, &bytes, ip, DecoderOptions::NONE);
+    let i = d.decode();
+    if i.is_invalid() {
+        return None;
+    }
+    let offsets = d.get_constant_offsets(&i);
+    let mut f = x86lab_firmware::asm::disasm::formatter();
+    Some(crate::explain::Explained {
+        addr: lin,
+        text: x86lab_firmware::asm::disasm::text(&mut f, &i),
+        parts: crate::explain::parts(&i, &bytes, &offsets, bits),
+        operands: crate::explain::operands(&i, before),
+        flags: after
+            .map(|a| crate::explain::flags(&i, before, a))
+            .unwrap_or_default(),
+    })
 }
 
 /// The disassembly around RIP: the last instructions executed, then the next ones.

@@ -181,6 +181,14 @@ fn lockstep_with_the_processor_agrees_on_the_first_lesson() {
         "{:?}",
         c.diffs
     );
+    // What the hypervisor did: every step reached KVM (at least one VM exit, here the
+    // single-step's debug exit), and its counters say so.
+    assert_eq!(c.timeline.len(), 20);
+    assert!(
+        c.timeline.iter().all(|(_, _, added)| !added.is_empty()),
+        "{:?}",
+        c.timeline
+    );
     let hw = c.processor.clone().expect("the processor's registers");
     assert_eq!(hw.rip, rip(&h));
     // Stepping back puts the processor back in step too.

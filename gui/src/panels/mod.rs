@@ -4,6 +4,7 @@ pub mod compare;
 pub mod console;
 pub mod disasm;
 pub mod editor;
+pub mod explain;
 pub mod memory;
 pub mod registers;
 pub mod stack;
