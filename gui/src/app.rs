@@ -129,6 +129,7 @@ impl App {
         let mut s = self.state.clone();
         s.breakpoints = self.view.breakpoints.iter().copied().collect();
         s.machine = self.view.state.as_ref().map(|m| m.to_json());
+        s.steps = Some(self.view.history as u64);
         self.notice = match serde_json::to_string_pretty(&s)
             .map_err(|e| e.to_string())
             .and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()))
@@ -145,9 +146,15 @@ impl App {
             .and_then(|t| serde_json::from_str::<State>(&t).map_err(|e| e.to_string()));
         match parsed {
             Ok(s) => {
+                let steps = s.steps;
                 self.state = s;
                 let name = self.program_name();
                 self.assemble_and_load(&name);
+                // The machine state comes back by running the program again as far: the
+                // same steps give the same registers and memory.
+                if let Some(n) = steps.filter(|&n| n > 0) {
+                    self.commands.push(Command::Replay(n));
+                }
                 self.notice = format!("session loaded from {}", path.display());
             }
             Err(e) => self.notice = format!("cannot load the session {}: {e}", path.display()),

@@ -29,6 +29,8 @@ pub struct Program {
     /// Where the firmware (or the loader) puts it.
     pub entry: u64,
     pub listing: Vec<ListingLine>,
+    /// The file name the listing gives the source's own lines (not its includes').
+    pub main_file: PathBuf,
     /// Address → label, from the assembler's symbol table.
     pub labels: BTreeMap<u64, String>,
 }
@@ -68,6 +70,7 @@ impl Program {
             boot: Boot::Firmware,
             entry,
             listing: a.listing,
+            main_file: path.unwrap_or(Path::new(name)).to_path_buf(),
             labels,
         })
     }
@@ -103,6 +106,7 @@ impl Program {
             boot: Boot::Direct,
             entry: 0x7c00,
             listing: Vec::new(),
+            main_file: path.to_path_buf(),
             labels: BTreeMap::new(),
         })
     }

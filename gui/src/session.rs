@@ -37,6 +37,11 @@ pub enum Command {
     Poke(u64, Vec<u8>),
     /// Lockstep with the processor (KVM) on or off.
     Compare(bool),
+    /// Sets or clears a watchpoint: a run stops after a write into `len` bytes at a
+    /// physical address.
+    ToggleWatch(u64, u64),
+    /// Runs this many steps from the start (restoring a saved session exactly).
+    Replay(u64),
 }
 
 /// The comparison with the processor, when on.
@@ -98,6 +103,10 @@ pub struct View {
     pub written: Vec<(u64, usize)>,
     pub stack: Vec<(u64, u64)>,
     pub breakpoints: BTreeSet<u64>,
+    /// Watched physical ranges: start and length.
+    pub watches: Vec<(u64, u64)>,
+    /// The source line (1-based) of the next instruction, when the program was assembled.
+    pub source_line: Option<u32>,
     /// Exceptions and interrupts seen, newest last.
     pub events: VecDeque<String>,
     /// How `memory_at` is translated.
@@ -303,6 +312,22 @@ impl Worker {
                 if !self.view.breakpoints.remove(&a) {
                     self.view.breakpoints.insert(a);
                 }
+            }
+            Command::ToggleWatch(a, n) => {
+                match self.view.watches.iter().position(|&w| w == (a, n)) {
+                    Some(k) => {
+                        self.view.watches.remove(k);
+                    }
+                    None => self.view.watches.push((a, n)),
+                }
+            }
+            Command::Replay(n) => {
+                self.stop();
+                let mut done = 0;
+                while done < n && self.step_once() {
+                    done += 1;
+                }
+                self.view.status = format!("replayed {done} of {n} steps");
             }
             Command::MemoryAt(a) => self.view.memory_at = a,
             Command::Compare(on) => {
@@ -627,6 +652,18 @@ impl Worker {
                 self.stop();
                 return;
             }
+            let hit = self.history.last_writes().iter().find_map(|(a, b)| {
+                self.view
+                    .watches
+                    .iter()
+                    .find(|&&(w, n)| *a < w + n && w < *a + b.len() as u64)
+                    .map(|_| *a)
+            });
+            if let Some(a) = hit {
+                self.stop();
+                self.view.status = format!("watchpoint: a write at {a:#x}");
+                return;
+            }
             if frame.elapsed() > Duration::from_millis(30) {
                 break;
             }
@@ -665,6 +702,17 @@ impl Worker {
             self.view.memory = read_linear(cpu, s, self.view.memory_at, 256);
             self.view.stack = stack(cpu, s);
             self.view.next = explain(cpu, s, None);
+            let here = s.code_address();
+            self.view.source_line = self.program.as_ref().and_then(|p| {
+                p.listing
+                    .iter()
+                    .find(|l| {
+                        l.address == here
+                            && !l.bytes.is_empty()
+                            && l.file.as_path() == p.main_file.as_path()
+                    })
+                    .map(|l| l.line)
+            });
             self.view.last = self
                 .view
                 .previous

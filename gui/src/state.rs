@@ -18,8 +18,10 @@ pub struct State {
     pub speed: Option<u32>,
     /// GPRs in decimal (signed) instead of hex.
     pub decimal: bool,
-    /// The machine state to restore (the state format's JSON), when saved with one.
+    /// The machine state when saved (the state format's JSON), for reading.
     pub machine: Option<String>,
+    /// Steps taken since the program was loaded when saved: loading replays them.
+    pub steps: Option<u64>,
 }
 
 impl Default for State {
@@ -33,6 +35,7 @@ impl Default for State {
             speed: Some(10),
             decimal: false,
             machine: None,
+            steps: None,
         }
     }
 }

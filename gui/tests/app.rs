@@ -202,3 +202,52 @@ fn lockstep_with_the_processor_agrees_on_the_first_lesson() {
         .iter()
         .all(|d| d.expected.is_some()));
 }
+
+#[test]
+fn a_watchpoint_on_the_stack_stops_at_the_first_call() {
+    let mut h = harness();
+    h.state_mut().memory_text = "7bf0".into();
+    h.run();
+    click(&mut h, "Go");
+    click(&mut h, "Watch 16");
+    assert_eq!(h.state().view.watches, vec![(0x7bf0, 16)]);
+    h.get_by_label("full").click();
+    h.run();
+    click(&mut h, "Run");
+    // CALL print_str at 7C03h pushes its return address at 7BFEh.
+    assert!(h.state().view.status.contains("watchpoint: a write at 0x7bfe"), "{}", h.state().view.status);
+    assert_eq!(rip(&h), 0x7c23);
+}
+
+#[test]
+fn a_saved_session_comes_back_with_its_machine_state() {
+    let mut h = harness();
+    for _ in 0..7 {
+        click(&mut h, "Step");
+    }
+    let state = h.state().view.state.clone().unwrap();
+    let file = std::env::temp_dir().join(format!("x86lab-session-{}.json", std::process::id()));
+    h.state_mut().open_path = file.display().to_string();
+    h.run();
+    click(&mut h, "Save session");
+    let mut g = harness();
+    g.state_mut().open_path = file.display().to_string();
+    g.run();
+    click(&mut g, "Load session");
+    let _ = std::fs::remove_file(&file);
+    assert!(g.state().view.state.clone().unwrap() == state, "{}", g.state().notice);
+    assert_eq!(g.state().view.history, 7);
+}
+
+#[test]
+fn the_editor_marks_the_source_line_of_the_next_instruction() {
+    let mut h = harness();
+    // Lesson 01: `start: mov si, msg_hello` is the first instruction.
+    let line = h.state().view.source_line.expect("a source line");
+    let text = h.state().state.source.lines().nth(line as usize - 1).unwrap().to_string();
+    assert!(text.contains("mov si, msg_hello"), "{text}");
+    click(&mut h, "Step");
+    let line = h.state().view.source_line.expect("a source line");
+    let text = h.state().state.source.lines().nth(line as usize - 1).unwrap().to_string();
+    assert!(text.contains("call print_str"), "{text}");
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use eframe::egui::{self, text::LayoutJob, Color32, FontId, TextFormat};
 
-use super::ALERT;
+use super::{ALERT, CURRENT};
 use crate::App;
 
 const COMMENT: Color32 = Color32::from_rgb(0x6a, 0x99, 0x55);
@@ -15,13 +15,15 @@ const NUMBER: Color32 = Color32::from_rgb(0xb5, 0xce, 0xa8);
 const STRING: Color32 = Color32::from_rgb(0xce, 0x91, 0x78);
 const DIRECTIVE: Color32 = Color32::from_rgb(0xc5, 0x86, 0xc0);
 
-/// Colours a source: comments, strings, numbers, registers, mnemonics and directives.
-pub fn highlight(text: &str, error_lines: &[u32]) -> LayoutJob {
+/// Colours a source: comments, strings, numbers, registers, mnemonics and directives; the
+/// lines with errors, and the line of the next instruction, get a background.
+pub fn highlight(text: &str, error_lines: &[u32], current: Option<u32>) -> LayoutJob {
     let mut job = LayoutJob::default();
     let font = FontId::monospace(13.0);
     let plain = |c: Color32| TextFormat::simple(font.clone(), c);
     for (n, line) in text.split_inclusive('\n').enumerate() {
         let bad = error_lines.contains(&(n as u32 + 1));
+        let here = current == Some(n as u32 + 1);
         let mut rest = line;
         let code_end = comment_start(line).unwrap_or(line.len());
         let (code, comment) = rest.split_at(code_end);
@@ -70,6 +72,8 @@ pub fn highlight(text: &str, error_lines: &[u32]) -> LayoutJob {
             let mut f = plain(colour);
             if bad {
                 f.background = ALERT.gamma_multiply(0.35);
+            } else if here {
+                f.background = CURRENT.gamma_multiply(0.35);
             }
             job.append(word, 0.0, f);
             rest = &rest[len..];
@@ -78,6 +82,8 @@ pub fn highlight(text: &str, error_lines: &[u32]) -> LayoutJob {
             let mut f = plain(COMMENT);
             if bad {
                 f.background = ALERT.gamma_multiply(0.35);
+            } else if here {
+                f.background = CURRENT.gamma_multiply(0.35);
             }
             job.append(comment, 0.0, f);
         }
@@ -118,13 +124,15 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     });
     let heading = heading.inner;
     let lines: Vec<u32> = app.errors.iter().map(|e| e.line).collect();
+    // The source line of the next instruction (when the editor shows the loaded program).
+    let current = app.view.source_line.filter(|_| app.errors.is_empty());
     for e in &app.errors {
         ui.label(egui::RichText::new(format!("line {}: {}", e.line, e.message)).color(ALERT));
     }
     // Source lines are not wrapped: the editor scrolls sideways.
     let mut layouter =
         |ui: &egui::Ui, text: &dyn egui::TextBuffer, _wrap: f32| -> Arc<egui::Galley> {
-            let mut job = highlight(text.as_str(), &lines);
+            let mut job = highlight(text.as_str(), &lines, current);
             job.wrap.max_width = f32::INFINITY;
             ui.ctx().fonts_mut(|f| f.layout_job(job))
         };

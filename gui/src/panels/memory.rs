@@ -18,6 +18,19 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 .hint_text(format!("{:x}", app.view.memory_at)),
         );
         let text = app.memory_text.clone();
+        if ui
+            .button("Watch 16")
+            .on_hover_text("a run stops after a write into these 16 bytes (physical)")
+            .clicked()
+        {
+            let start = app
+                .view
+                .walk
+                .as_ref()
+                .and_then(|w| w.physical)
+                .unwrap_or(app.view.memory_at);
+            app.command(Command::ToggleWatch(start, 16));
+        }
         if ui.button("Go").clicked() {
             match u64::from_str_radix(text.trim().trim_start_matches("0x"), 16) {
                 Ok(a) => {
@@ -43,6 +56,11 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             }
         }
     });
+    for (a, n) in app.view.watches.clone() {
+        ui.label(
+            RichText::new(format!("watching {n} bytes at {a:x} (physical)")).color(super::ALERT),
+        );
+    }
     let base = app.view.memory_at;
     let written = |a: u64| {
         app.view
