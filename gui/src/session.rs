@@ -575,7 +575,9 @@ impl Worker {
                 true
             }
             Ok(Event::Exception(e)) => {
-                let text = format!("{e}");
+                // Where the CPU went: the handler the IDT (or the vector table) named.
+                let handler = cpu.state().map(|s| s.code_address()).unwrap_or(0);
+                let text = format!("{e}, handler at {handler:#x}");
                 self.view.status = format!("exception {text}");
                 self.view.events.push_back(text);
                 if self.view.events.len() > 32 {

@@ -16,8 +16,8 @@ pub struct State {
     pub memory_at: u64,
     /// Instructions per second while running; `None`: full speed.
     pub speed: Option<u32>,
-    /// GPRs in decimal (signed) instead of hex.
-    pub decimal: bool,
+    /// How the registers panel writes the general-purpose registers.
+    pub radix: Radix,
     /// The machine state when saved (the state format's JSON), for reading.
     pub machine: Option<String>,
     /// Steps taken since the program was loaded when saved: loading replays them.
@@ -33,9 +33,18 @@ impl Default for State {
             breakpoints: Vec::new(),
             memory_at: 0x7c00,
             speed: Some(10),
-            decimal: false,
+            radix: Radix::Hex,
             machine: None,
             steps: None,
         }
     }
+}
+
+/// How numbers are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Radix {
+    #[default]
+    Hex,
+    Unsigned,
+    Signed,
 }

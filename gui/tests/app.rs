@@ -215,7 +215,14 @@ fn a_watchpoint_on_the_stack_stops_at_the_first_call() {
     h.run();
     click(&mut h, "Run");
     // CALL print_str at 7C03h pushes its return address at 7BFEh.
-    assert!(h.state().view.status.contains("watchpoint: a write at 0x7bfe"), "{}", h.state().view.status);
+    assert!(
+        h.state()
+            .view
+            .status
+            .contains("watchpoint: a write at 0x7bfe"),
+        "{}",
+        h.state().view.status
+    );
     assert_eq!(rip(&h), 0x7c23);
 }
 
@@ -235,7 +242,11 @@ fn a_saved_session_comes_back_with_its_machine_state() {
     g.run();
     click(&mut g, "Load session");
     let _ = std::fs::remove_file(&file);
-    assert!(g.state().view.state.clone().unwrap() == state, "{}", g.state().notice);
+    assert!(
+        g.state().view.state.clone().unwrap() == state,
+        "{}",
+        g.state().notice
+    );
     assert_eq!(g.state().view.history, 7);
 }
 
@@ -244,10 +255,24 @@ fn the_editor_marks_the_source_line_of_the_next_instruction() {
     let mut h = harness();
     // Lesson 01: `start: mov si, msg_hello` is the first instruction.
     let line = h.state().view.source_line.expect("a source line");
-    let text = h.state().state.source.lines().nth(line as usize - 1).unwrap().to_string();
+    let text = h
+        .state()
+        .state
+        .source
+        .lines()
+        .nth(line as usize - 1)
+        .unwrap()
+        .to_string();
     assert!(text.contains("mov si, msg_hello"), "{text}");
     click(&mut h, "Step");
     let line = h.state().view.source_line.expect("a source line");
-    let text = h.state().state.source.lines().nth(line as usize - 1).unwrap().to_string();
+    let text = h
+        .state()
+        .state
+        .source
+        .lines()
+        .nth(line as usize - 1)
+        .unwrap()
+        .to_string();
     assert!(text.contains("call print_str"), "{text}");
 }

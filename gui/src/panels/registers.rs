@@ -8,6 +8,7 @@ use x86lab_emulator::state::CpuState;
 use x86lab_emulator::CpuMode;
 
 use super::CHANGED;
+use crate::state::Radix;
 use crate::App;
 
 const NAMES64: [&str; 16] = [
@@ -103,7 +104,11 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         CpuMode::Real | CpuMode::Virtual8086 => 16,
         _ => 32,
     };
-    ui.checkbox(&mut app.state.decimal, "signed decimal");
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut app.state.radix, Radix::Hex, "hex");
+        ui.radio_value(&mut app.state.radix, Radix::Unsigned, "decimal");
+        ui.radio_value(&mut app.state.radix, Radix::Signed, "signed");
+    });
     let count = if width == 64 { 16 } else { 8 };
     egui::Grid::new("gprs").striped(true).show(ui, |ui| {
         for (k, full) in NAMES64.iter().enumerate().take(count) {
@@ -119,11 +124,13 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             };
             let fmt = |v: u64| -> String {
                 let v = v & mask;
-                if app.state.decimal {
-                    let shift = 64 - width;
-                    format!("{}", ((v << shift) as i64) >> shift)
-                } else {
-                    format!("{v:0w$x}", w = (width / 4) as usize)
+                match app.state.radix {
+                    Radix::Signed => {
+                        let shift = 64 - width;
+                        format!("{}", ((v << shift) as i64) >> shift)
+                    }
+                    Radix::Unsigned => format!("{v}"),
+                    Radix::Hex => format!("{v:0w$x}", w = (width / 4) as usize),
                 }
             };
             ui.label(RichText::new(name.to_uppercase()).monospace());
