@@ -42,6 +42,8 @@ pub enum Command {
     ToggleWatch(u64, u64),
     /// Runs this many steps from the start (restoring a saved session exactly).
     Replay(u64),
+    /// Run the program on the processor through KVM (`true`) or on the software CPU.
+    OnProcessor(bool),
 }
 
 /// The comparison with the processor, when on.
@@ -116,6 +118,8 @@ pub struct View {
     pub gdt: Vec<u64>,
     pub idt: Vec<(u64, u64)>,
     pub compare: CompareView,
+    /// The program runs on the processor (KVM), not on the software CPU.
+    pub on_processor: bool,
     /// The next instruction, and the one the last step executed, explained.
     pub next: Option<crate::explain::Explained>,
     pub last: Option<crate::explain::Explained>,
@@ -195,6 +199,12 @@ struct Worker {
     run_started: Option<(Instant, u64)>,
     /// The processor's side of the comparison.
     kvm: Option<x86lab_kvm::KvmMachine>,
+    /// The program's machine when it runs on the processor.
+    hw: Option<x86lab_kvm::KvmMachine>,
+    /// Steps taken on `hw` since the program was loaded (stepping back replays them).
+    hw_steps: u64,
+    /// Memory was edited by hand since the load: a replay would not come back here.
+    hw_edited: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -223,6 +233,9 @@ impl Worker {
             trace: VecDeque::new(),
             run_started: None,
             kvm: None,
+            hw: None,
+            hw_steps: 0,
+            hw_edited: false,
         }
     }
 
@@ -283,6 +296,28 @@ impl Worker {
                     self.start();
                 }
             }
+            Command::Back if self.hw.is_some() => {
+                self.stop();
+                self.back_by_replay();
+            }
+            Command::OnProcessor(on) => {
+                self.stop();
+                if on && self.view.compare.on {
+                    self.view.compare.on = false;
+                    self.kvm = None;
+                }
+                if on {
+                    if let Err(e) = x86lab_kvm::KvmMachine::new(MemoryLayout::default()) {
+                        self.view.error = Some(format!("cannot run on the processor: {e}"));
+                        return;
+                    }
+                }
+                self.view.on_processor = on;
+                self.view.compare.timeline.clear();
+                if let Some(p) = self.program.clone() {
+                    self.load(p);
+                }
+            }
             Command::Back => {
                 self.stop();
                 if let Some(cpu) = &mut self.cpu {
@@ -330,6 +365,10 @@ impl Worker {
                 self.view.status = format!("replayed {done} of {n} steps");
             }
             Command::MemoryAt(a) => self.view.memory_at = a,
+            Command::Compare(true) if self.hw.is_some() => {
+                self.view.compare.unavailable =
+                    Some("the program already runs on the processor".into());
+            }
             Command::Compare(on) => {
                 self.stop();
                 if on {
@@ -338,6 +377,17 @@ impl Worker {
                     self.view.compare.on = false;
                     self.view.compare.diffs.clear();
                     self.kvm = None;
+                }
+            }
+            Command::Poke(addr, bytes) if self.hw.is_some() => {
+                if let (Some(hw), Some(s)) = (&mut self.hw, self.view.state.clone()) {
+                    for (k, b) in bytes.iter().enumerate() {
+                        let lin = addr.wrapping_add(k as u64);
+                        if let Some(p) = walk(&s, hw.memory(), lin).physical {
+                            hw.memory_mut().write(p, &[*b]);
+                        }
+                    }
+                    self.hw_edited = true;
                 }
             }
             Command::Poke(addr, bytes) => {
@@ -359,15 +409,10 @@ impl Worker {
     }
 
     fn start(&mut self) {
-        if self.cpu.is_some() {
+        if self.machine().is_some() {
             self.view.running = true;
             self.view.status = "running".into();
-            let retired = self
-                .cpu
-                .as_ref()
-                .and_then(|c| c.instructions_retired())
-                .unwrap_or(0);
-            self.run_started = Some((Instant::now(), retired));
+            self.run_started = Some((Instant::now(), self.retired()));
         }
     }
 
@@ -378,8 +423,13 @@ impl Worker {
         self.view.ips = 0.0;
     }
 
+    /// The machine the program runs on.
+    fn machine(&self) -> Option<&dyn Machine> {
+        machine_of(&self.hw, &self.cpu)
+    }
+
     fn state(&self) -> Option<CpuState> {
-        self.cpu.as_ref().and_then(|c| c.state().ok())
+        self.machine().and_then(|m| m.state().ok())
     }
 
     fn load(&mut self, p: Program) {
@@ -392,53 +442,79 @@ impl Worker {
         self.view.written.clear();
         self.view.error = None;
         self.view.program = p.name.clone();
-        let mut cpu = match Cpu::new(MemoryLayout::default()) {
-            Ok(c) => c,
-            Err(e) => {
-                self.view.error = Some(format!("cannot create the machine: {e}"));
-                return;
-            }
-        };
-        let loaded = match p.boot {
-            Boot::Firmware => load::boot_firmware(&mut cpu, &p.image, p.mode),
-            Boot::Direct => load::load(&mut cpu, &p.image, &LoadOptions::default()),
-        };
-        if let Err(e) = loaded {
-            self.view.error = Some(format!("{e:#}"));
-            self.cpu = None;
-            return;
-        }
-        // Through the firmware to the program's first instruction (the firmware is lesson
-        // zero: load `firmware/boot/firmware.asm` itself to step through it).
-        if p.boot == Boot::Firmware {
-            let mut n = 0;
-            while cpu.state().map(|s| s.code_address()).ok() != Some(p.entry) && n < BOOT_LIMIT {
-                match cpu.step() {
-                    Ok(Event::Stepped) | Ok(Event::Exception(_)) => n += 1,
-                    Ok(other) => {
-                        self.view.error =
-                            Some(format!("the firmware stopped before the program: {other}"));
-                        break;
-                    }
-                    Err(e) => {
-                        self.view.error = Some(format!("the firmware stopped: {e}"));
-                        break;
-                    }
+        self.view.compare.timeline.clear();
+        self.hw_steps = 0;
+        self.hw_edited = false;
+        let booted = if self.view.on_processor {
+            match x86lab_kvm::KvmMachine::new(MemoryLayout::default()) {
+                Ok(mut k) => {
+                    let r = boot(&mut k, &p);
+                    self.view.compare.counters = k.statistics().unwrap_or_default();
+                    self.hw = Some(k);
+                    self.cpu = None;
+                    r
                 }
+                Err(e) => Err(format!("KVM is not available here: {e}")),
             }
-            self.console.extend(cpu.devices().output().take());
-            self.view.status = format!(
-                "booted through the firmware ({n} instructions); at the program's first instruction"
-            );
         } else {
-            self.view.status = "loaded".into();
+            match Cpu::new(MemoryLayout::default()) {
+                Ok(mut c) => {
+                    let r = boot(&mut c, &p);
+                    self.cpu = Some(c);
+                    self.hw = None;
+                    r
+                }
+                Err(e) => Err(format!("cannot create the machine: {e}")),
+            }
+        };
+        match booted {
+            Ok((steps, out)) => {
+                self.console = out;
+                self.view.status = match p.boot {
+                    Boot::Firmware => format!(
+                        "booted through the firmware ({steps} instructions); at the program's first instruction"
+                    ),
+                    Boot::Direct => "loaded".into(),
+                };
+            }
+            Err(e) => {
+                self.view.error = Some(e);
+                self.cpu = None;
+                self.hw = None;
+            }
         }
         self.view.memory_at = p.entry;
         self.program = Some(p);
-        self.cpu = Some(cpu);
         if self.view.compare.on {
             self.sync_processor();
         }
+    }
+
+    /// Steps back on the processor: loads the program again and replays all steps but the
+    /// last (the processor keeps no journal; the same steps from the same start give the
+    /// same machine).
+    fn back_by_replay(&mut self) {
+        if self.hw_edited {
+            self.view.status = "cannot step back: memory was edited by hand since the load".into();
+            return;
+        }
+        let n = self.hw_steps;
+        let Some(p) = self.program.clone() else {
+            return;
+        };
+        if n == 0 {
+            self.view.status = "nothing to step back to".into();
+            return;
+        }
+        self.load(p);
+        let mut done = 0;
+        while done + 1 < n && self.step_once() {
+            done += 1;
+        }
+        self.view.previous = None;
+        self.view.status = format!(
+            "stepped back: replayed {done} steps on the processor (all but its time-stamp counter, which counts real time)"
+        );
     }
 
     /// Turns the comparison on: a KVM machine with the software CPU's memory and state.
@@ -495,6 +571,9 @@ impl Worker {
 
     /// One recorded step; false when the machine should stop running.
     fn step_once(&mut self) -> bool {
+        if self.hw.is_some() {
+            return self.step_on_processor();
+        }
         let Some(cpu) = &mut self.cpu else {
             return false;
         };
@@ -507,6 +586,7 @@ impl Worker {
         let event = self.history.step(cpu, self.console.len());
         self.console.extend(cpu.devices().output().take());
         let mut diverged = false;
+        let mut exits = None;
         if let (Some(kvm), Ok(after)) = (&mut self.kvm, cpu.state()) {
             match kvm.step() {
                 Ok(_) => {
@@ -518,37 +598,7 @@ impl Worker {
                         .unwrap_or_default();
                     self.view.compare.processor = hw;
                     self.view.compare.steps += 1;
-                    if let Ok(now) = kvm.statistics() {
-                        let added: Vec<(String, u64)> = now
-                            .iter()
-                            .filter_map(|(n, v)| {
-                                let was = self
-                                    .view
-                                    .compare
-                                    .counters
-                                    .iter()
-                                    .find(|(m, _)| m == n)
-                                    .map_or(0, |(_, w)| *w);
-                                (*v > was).then(|| (n.clone(), v - was))
-                            })
-                            .collect();
-                        let text = instruction
-                            .as_ref()
-                            .map(|i| {
-                                let mut f = x86lab_firmware::asm::disasm::formatter();
-                                x86lab_firmware::asm::disasm::text(&mut f, i)
-                            })
-                            .unwrap_or_default();
-                        self.view.compare.timeline.push_back((
-                            self.view.compare.steps,
-                            text,
-                            added,
-                        ));
-                        if self.view.compare.timeline.len() > 64 {
-                            self.view.compare.timeline.pop_front();
-                        }
-                        self.view.compare.counters = now;
-                    }
+                    exits = kvm.statistics().ok();
                     diverged = self.view.compare.diffs.iter().any(|d| d.expected.is_none());
                 }
                 Err(e) => {
@@ -565,10 +615,76 @@ impl Worker {
                 self.trace.pop_front();
             }
         }
+        if let Some(now) = exits {
+            self.record_exits(now, instruction.as_ref());
+        }
         if diverged {
             self.view.status = "the processor did something else: see Compare".into();
             return false;
         }
+        self.after_event(event)
+    }
+
+    /// One step on the processor (KVM); stepping back will replay the steps.
+    fn step_on_processor(&mut self) -> bool {
+        let Some(hw) = &mut self.hw else {
+            return false;
+        };
+        let before = hw.state().ok();
+        let instruction = before
+            .as_ref()
+            .and_then(|s| decode_at(hw, s, s.code_address()))
+            .map(|(i, _)| i);
+        let event = hw.step();
+        self.console.extend(hw.devices().output().take());
+        let now = hw.statistics().unwrap_or_default();
+        self.hw_steps += 1;
+        if let Some(a) = before.as_ref().map(CpuState::code_address) {
+            self.trace.push_back(a);
+            if self.trace.len() > 8 {
+                self.trace.pop_front();
+            }
+        }
+        self.view.previous = before;
+        self.record_exits(now, instruction.as_ref());
+        self.after_event(event)
+    }
+
+    /// Adds a step to the hypervisor's timeline: what it added to each KVM counter.
+    fn record_exits(
+        &mut self,
+        now: Vec<(String, u64)>,
+        instruction: Option<&iced_x86::Instruction>,
+    ) {
+        let added: Vec<(String, u64)> = now
+            .iter()
+            .filter_map(|(n, v)| {
+                let was = self
+                    .view
+                    .compare
+                    .counters
+                    .iter()
+                    .find(|(m, _)| m == n)
+                    .map_or(0, |(_, w)| *w);
+                (*v > was).then(|| (n.clone(), v - was))
+            })
+            .collect();
+        let text = instruction
+            .map(|i| {
+                let mut f = x86lab_firmware::asm::disasm::formatter();
+                x86lab_firmware::asm::disasm::text(&mut f, i)
+            })
+            .unwrap_or_default();
+        let step = self.view.compare.timeline.back().map_or(1, |(k, ..)| k + 1);
+        self.view.compare.timeline.push_back((step, text, added));
+        if self.view.compare.timeline.len() > 64 {
+            self.view.compare.timeline.pop_front();
+        }
+        self.view.compare.counters = now;
+    }
+
+    /// What a step's event means for the run: false when it must stop.
+    fn after_event(&mut self, event: Result<Event, x86lab_emulator::MachineError>) -> bool {
         match event {
             Ok(Event::Stepped) => {
                 self.view.status = "stepped".into();
@@ -576,7 +692,7 @@ impl Worker {
             }
             Ok(Event::Exception(e)) => {
                 // Where the CPU went: the handler the IDT (or the vector table) named.
-                let handler = cpu.state().map(|s| s.code_address()).unwrap_or(0);
+                let handler = self.state().map(|s| s.code_address()).unwrap_or(0);
                 let text = format!("{e}, handler at {handler:#x}");
                 self.view.status = format!("exception {text}");
                 self.view.events.push_back(text);
@@ -600,8 +716,7 @@ impl Worker {
     /// (step over runs to it).
     fn next_after_call(&self) -> Option<u64> {
         let s = self.state()?;
-        let cpu = self.cpu.as_ref()?;
-        let (i, _) = decode_at(cpu, &s, s.code_address())?;
+        let (i, _) = decode_at(self.machine()?, &s, s.code_address())?;
         let over = matches!(
             i.mnemonic(),
             iced_x86::Mnemonic::Call
@@ -678,11 +793,13 @@ impl Worker {
         }
     }
 
+    /// Instructions retired: the software CPU counts them; on the processor, the steps
+    /// taken since the load.
     fn retired(&self) -> u64 {
-        self.cpu
-            .as_ref()
-            .and_then(|c| c.instructions_retired())
-            .unwrap_or(0)
+        match &self.cpu {
+            Some(c) if self.hw.is_none() => c.instructions_retired().unwrap_or(0),
+            _ => self.hw_steps,
+        }
     }
 
     /// Copies what the panels show into the shared view.
@@ -690,9 +807,18 @@ impl Worker {
         let state = self.state();
         self.view.state = state.clone();
         self.view.retired = self.retired();
-        self.view.history = self.history.len();
+        self.view.history = if self.hw.is_some() {
+            // On the processor, stepping back replays the steps since the load.
+            if self.hw_edited {
+                0
+            } else {
+                self.hw_steps as usize
+            }
+        } else {
+            self.history.len()
+        };
         self.view.console = String::from_utf8_lossy(&self.console).into_owned();
-        if let (Some(cpu), Some(s)) = (&self.cpu, &state) {
+        if let (Some(cpu), Some(s)) = (machine_of(&self.hw, &self.cpu), &state) {
             self.view.disasm = disassembly(
                 cpu,
                 s,
@@ -745,12 +871,12 @@ impl Worker {
             } else {
                 raw.iter().map(|&w| (w, 0)).collect()
             };
-            self.view.written = self
-                .history
-                .last_writes()
-                .iter()
-                .map(|(a, b)| (*a, b.len()))
-                .collect();
+            let writes: &[(u64, Vec<u8>)] = if self.hw.is_some() {
+                &[]
+            } else {
+                self.history.last_writes()
+            };
+            self.view.written = writes.iter().map(|(a, b)| (*a, b.len())).collect();
         }
         if let Ok(mut v) = self.shared.lock() {
             *v = self.view.clone();
@@ -759,8 +885,48 @@ impl Worker {
     }
 }
 
+/// The machine a program runs on: the processor's when there is one, else the software CPU.
+fn machine_of<'a>(
+    hw: &'a Option<x86lab_kvm::KvmMachine>,
+    cpu: &'a Option<Cpu>,
+) -> Option<&'a dyn Machine> {
+    match (hw, cpu) {
+        (Some(h), _) => Some(h),
+        (None, Some(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// Loads a program into a machine; through the firmware, runs it to the program's first
+/// instruction. Returns the firmware's steps and console output.
+fn boot(m: &mut dyn Machine, p: &Program) -> Result<(u64, Vec<u8>), String> {
+    match p.boot {
+        Boot::Firmware => load::boot_firmware(m, &p.image, p.mode),
+        Boot::Direct => load::load(m, &p.image, &LoadOptions::default()),
+    }
+    .map_err(|e| format!("{e:#}"))?;
+    let mut n = 0;
+    if p.boot == Boot::Firmware {
+        while m.state().map(|s| s.code_address()).ok() != Some(p.entry) {
+            if n >= BOOT_LIMIT {
+                return Err(format!(
+                    "the firmware did not reach the program in {BOOT_LIMIT} instructions"
+                ));
+            }
+            match m.step() {
+                Ok(Event::Stepped) | Ok(Event::Exception(_)) => n += 1,
+                Ok(other) => {
+                    return Err(format!("the firmware stopped before the program: {other}"))
+                }
+                Err(e) => return Err(format!("the firmware stopped: {e}")),
+            }
+        }
+    }
+    Ok((n, m.devices().output().take()))
+}
+
 /// Reads `len` bytes at a linear address through the page tables (0xFF where unmapped).
-pub fn read_linear(cpu: &Cpu, s: &CpuState, addr: u64, len: usize) -> Vec<u8> {
+pub fn read_linear(cpu: &dyn Machine, s: &CpuState, addr: u64, len: usize) -> Vec<u8> {
     (0..len as u64)
         .map(|k| {
             let lin = addr.wrapping_add(k);
@@ -788,7 +954,11 @@ fn bitness(s: &CpuState) -> u32 {
 }
 
 /// Decodes the instruction at a linear address.
-fn decode_at(cpu: &Cpu, s: &CpuState, lin: u64) -> Option<(iced_x86::Instruction, Vec<u8>)> {
+fn decode_at(
+    cpu: &dyn Machine,
+    s: &CpuState,
+    lin: u64,
+) -> Option<(iced_x86::Instruction, Vec<u8>)> {
     let bytes = read_linear(cpu, s, lin, 15);
     let ip = if s.mode() == CpuMode::Long64 {
         lin
@@ -801,7 +971,7 @@ fn decode_at(cpu: &Cpu, s: &CpuState, lin: u64) -> Option<(iced_x86::Instruction
 
 /// The instruction at `before`'s RIP explained; with `after`, the flags it changed.
 fn explain(
-    cpu: &Cpu,
+    cpu: &dyn Machine,
     before: &CpuState,
     after: Option<&CpuState>,
 ) -> Option<crate::explain::Explained> {
@@ -833,7 +1003,7 @@ fn explain(
 
 /// The disassembly around RIP: the last instructions executed, then the next ones.
 fn disassembly(
-    cpu: &Cpu,
+    cpu: &dyn Machine,
     s: &CpuState,
     trace: &VecDeque<u64>,
     program: Option<&Program>,
@@ -890,7 +1060,7 @@ fn disassembly(
 }
 
 /// The stack: 16 slots from SS:SP of the mode's width.
-fn stack(cpu: &Cpu, s: &CpuState) -> Vec<(u64, u64)> {
+fn stack(cpu: &dyn Machine, s: &CpuState) -> Vec<(u64, u64)> {
     let width: u64 = match s.mode() {
         CpuMode::Long64 => 8,
         _ if s.ss.db() && s.mode() != CpuMode::Real => 4,

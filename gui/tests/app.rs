@@ -276,3 +276,47 @@ fn the_editor_marks_the_source_line_of_the_next_instruction() {
         .to_string();
     assert!(text.contains("call print_str"), "{text}");
 }
+
+#[test]
+fn on_the_processor_steps_run_on_kvm_and_step_back_replays() {
+    if let Err(e) = x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()) {
+        eprintln!("not run on the processor here: {e}");
+        return;
+    }
+    let mut h = harness();
+    click(&mut h, "processor (KVM)");
+    assert!(h.state().view.on_processor, "{:?}", h.state().view.error);
+    assert_eq!(rip(&h), 0x7c00, "{}", h.state().view.status);
+    for _ in 0..3 {
+        click(&mut h, "Step");
+    }
+    let third = h.state().view.state.clone().unwrap();
+    click(&mut h, "Step");
+    assert_eq!(h.state().view.history, 4);
+    // Each step went through KVM: the hypervisor's timeline has it.
+    assert_eq!(h.state().view.compare.timeline.len(), 4);
+    click(&mut h, "Back");
+    assert!(
+        h.state().view.status.contains("replayed 3 steps"),
+        "{}",
+        h.state().view.status
+    );
+    let back = h.state().view.state.clone().unwrap();
+    let (a, b) = (back.to_json(), third.to_json());
+    // Everything but the time-stamp counter, which on the processor counts real time.
+    let differ: Vec<(&str, &str)> = a
+        .lines()
+        .zip(b.lines())
+        .filter(|(x, y)| x != y && !x.contains("\"tsc\""))
+        .collect();
+    assert!(differ.is_empty(), "{differ:?}");
+    // Run to the end: the same console as on the software CPU.
+    h.get_by_label("full").click();
+    h.run();
+    click(&mut h, "Run");
+    assert!(
+        h.state().view.console.starts_with("Hello, world!"),
+        "{}",
+        h.state().view.console
+    );
+}

@@ -11,6 +11,14 @@ use crate::App;
 pub fn show(app: &mut App, ui: &mut egui::Ui) {
     ui.heading("Compare with the processor");
     let c = app.view.compare.clone();
+    if app.view.on_processor {
+        ui.label("The program runs on the processor itself (KVM): there is nothing to compare.");
+        if let Some(why) = &c.unavailable {
+            ui.label(RichText::new(why).color(ALERT));
+        }
+        hypervisor(ui, &c);
+        return;
+    }
     let mut on = c.on;
     if ui.checkbox(&mut on, "lockstep with KVM").changed() {
         app.command(Command::Compare(on));
@@ -66,4 +74,33 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             .monospace(),
         );
     }
+    hypervisor(ui, &c);
+}
+
+/// What the hypervisor did: KVM's counters, and what each recent step added to them.
+fn hypervisor(ui: &mut egui::Ui, c: &crate::session::CompareView) {
+    egui::CollapsingHeader::new("What the hypervisor did")
+        .default_open(false)
+        .show(ui, |ui| {
+            ui.label(
+                "KVM's statistics for this vCPU: VM exits by kind, instructions the host kernel \
+                 emulated, halts. Each step below lists what it added.",
+            );
+            for (step, text, added) in c.timeline.iter().rev().take(16) {
+                let what: Vec<String> = added.iter().map(|(n, v)| format!("{n} +{v}")).collect();
+                ui.label(
+                    RichText::new(format!("step {step}: {text} | {}", what.join(", "))).monospace(),
+                );
+            }
+            ui.separator();
+            egui::Grid::new("kvm-counters")
+                .striped(true)
+                .show(ui, |ui| {
+                    for (n, v) in &c.counters {
+                        ui.label(RichText::new(n).monospace());
+                        ui.label(RichText::new(v.to_string()).monospace());
+                        ui.end_row();
+                    }
+                });
+        });
 }

@@ -111,6 +111,15 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             app.command(Command::Reset);
         }
         ui.separator();
+        ui.label("Run on:");
+        let mut on = app.view.on_processor;
+        ui.radio_value(&mut on, false, "software CPU");
+        ui.radio_value(&mut on, true, "processor (KVM)")
+            .on_hover_text("the program runs on the real processor through KVM; stepping back replays the steps from the start");
+        if on != app.view.on_processor {
+            app.command(Command::OnProcessor(on));
+        }
+        ui.separator();
         let speed = ui.label("Speed:");
         let mut full = app.state.speed.is_none();
         let mut ips = app.state.speed.unwrap_or(10);
