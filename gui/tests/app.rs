@@ -74,6 +74,12 @@ fn step_then_back_restores_the_registers() {
         .previous
         .as_ref()
         .is_some_and(|p| p.gpr[6] != after.gpr[6]));
+    // What the panels show: SI's new value, the next instruction marked in the
+    // disassembly, and the explanation of the last step.
+    h.get_by_label("7c4a");
+    h.get_by_label("▶ call near 0x7c23");
+    h.get_by_label("00007c00  mov si,0x7c4a");
+    h.get_by_label("operand 2: immediate 0x7c4a");
     click(&mut h, "Back");
     assert!(h.state().view.state.clone().unwrap() == before);
     assert_eq!(h.state().view.history, 0);
@@ -85,6 +91,7 @@ fn run_prints_the_lesson_and_halts() {
     h.get_by_label("full").click();
     h.run();
     click(&mut h, "Run");
+    h.get_by_label_contains("Hello, world!");
     let v = &h.state().view;
     assert!(v.console.starts_with("Hello, world!"), "{}", v.console);
     assert!(v.status.contains("halt"), "{}", v.status);
