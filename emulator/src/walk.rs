@@ -83,38 +83,13 @@ pub fn walk(s: &CpuState, mem: &GuestMemory, linear: u64) -> Walk {
     let mut levels = Vec::new();
     let (kind, physical, page_size) = if s.efer & ctl::EFER_LMA != 0 {
         // 4-level: PML4 (47:39), PDPT (38:30, 1 GiB pages), PD (29:21, 2 MiB), PT (20:12).
-        let mut table = s.cr3 & 0x000f_ffff_ffff_f000;
-        let mut out = (None, 0);
-        for (name, shift) in [("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)] {
-            let index = (linear >> shift) & 0x1ff;
-            let entry_addr = table + index * 8;
-            let entry = read(entry_addr, 8);
-            let leaf = shift == 12 || (shift != 39 && entry & 0x80 != 0);
-            levels.push(Level {
-                name,
-                table,
-                index,
-                entry_addr,
-                entry,
-                leaf,
-            });
-            if entry & 1 == 0 {
-                break;
-            }
-            let frame = entry & 0x000f_ffff_ffff_f000;
-            if leaf {
-                let size = 1u64 << shift;
-                let base = frame & !(size - 1);
-                out = (Some(base | (linear & (size - 1))), size);
-                break;
-            }
-            table = frame;
-        }
-        ("4-level paging", out.0, out.1)
+        let table = s.cr3 & 0x000f_ffff_ffff_f000;
+        let levels_of = [("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)];
+        let (p, size) = descend(mem, linear, table, &levels_of, &mut levels);
+        ("4-level paging", p, size)
     } else if s.cr4 & ctl::CR4_PAE != 0 {
         // PAE: 4 PDPTEs (31:30), PD (29:21, 2 MiB pages), PT (20:12).
         let pdpt = s.cr3 & 0xffff_ffe0;
-        let mut out = (None, 0);
         let index = (linear >> 30) & 3;
         let entry_addr = pdpt + index * 8;
         let entry = read(entry_addr, 8);
@@ -126,34 +101,13 @@ pub fn walk(s: &CpuState, mem: &GuestMemory, linear: u64) -> Walk {
             entry,
             leaf: false,
         });
-        if entry & 1 != 0 {
-            let mut table = entry & 0x000f_ffff_ffff_f000;
-            for (name, shift) in [("PD", 21), ("PT", 12)] {
-                let index = (linear >> shift) & 0x1ff;
-                let entry_addr = table + index * 8;
-                let entry = read(entry_addr, 8);
-                let leaf = shift == 12 || entry & 0x80 != 0;
-                levels.push(Level {
-                    name,
-                    table,
-                    index,
-                    entry_addr,
-                    entry,
-                    leaf,
-                });
-                if entry & 1 == 0 {
-                    break;
-                }
-                let frame = entry & 0x000f_ffff_ffff_f000;
-                if leaf {
-                    let size = 1u64 << shift;
-                    out = (Some((frame & !(size - 1)) | (linear & (size - 1))), size);
-                    break;
-                }
-                table = frame;
-            }
-        }
-        ("PAE paging", out.0, out.1)
+        let (p, size) = if entry & 1 != 0 {
+            let table = entry & 0x000f_ffff_ffff_f000;
+            descend(mem, linear, table, &[("PD", 21), ("PT", 12)], &mut levels)
+        } else {
+            (None, 0)
+        };
+        ("PAE paging", p, size)
     } else {
         // 32-bit: PD (31:22, 4 MiB pages with CR4.PSE), PT (21:12).
         let linear = linear & 0xffff_ffff;
@@ -202,6 +156,43 @@ pub fn walk(s: &CpuState, mem: &GuestMemory, linear: u64) -> Walk {
         physical,
         page_size,
     }
+}
+
+/// The 8-byte-entry levels from `table` down (each selects 9 bits of `linear` at its
+/// shift; PS makes an entry a page below the top level): the physical address and page
+/// size, or `None` at a not-present entry.
+fn descend(
+    mem: &GuestMemory,
+    linear: u64,
+    mut table: u64,
+    levels_of: &[(&'static str, u32)],
+    levels: &mut Vec<Level>,
+) -> (Option<u64>, u64) {
+    for (k, &(name, shift)) in levels_of.iter().enumerate() {
+        let index = (linear >> shift) & 0x1ff;
+        let entry_addr = table + index * 8;
+        let entry = mem.read_uint(entry_addr, 8);
+        let last = k + 1 == levels_of.len();
+        let leaf = last || (name != "PML4" && entry & 0x80 != 0);
+        levels.push(Level {
+            name,
+            table,
+            index,
+            entry_addr,
+            entry,
+            leaf,
+        });
+        if entry & 1 == 0 {
+            return (None, 0);
+        }
+        let frame = entry & 0x000f_ffff_ffff_f000;
+        if leaf {
+            let size = 1u64 << shift;
+            return (Some((frame & !(size - 1)) | (linear & (size - 1))), size);
+        }
+        table = frame;
+    }
+    (None, 0)
 }
 
 #[cfg(test)]
