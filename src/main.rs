@@ -268,6 +268,16 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Command::Gui { .. })) {
+        // Like other Unix tools, end quietly when the reader of our output goes away
+        // (`x86lab case ... | head`) instead of panicking on the failed write: Rust
+        // starts programs with SIGPIPE ignored. (The GUI keeps it ignored: its display
+        // connection is a socket.)
+        // SAFETY: setting a signal's disposition to its default, before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command.unwrap_or(Command::Gui { file: None }) {
         Command::Gui { file } => x86lab_gui::run(file)
             .map(|()| 0)

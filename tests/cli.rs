@@ -218,3 +218,33 @@ fn state_out_shows_the_system_state_of_the_documented_environments() {
     assert!(s.cs.db() && !s.cs.long());
     assert_eq!(s.cs.limit, 0xffff_ffff);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `x86lab disasm big.bin | head`: once the reader has closed the pipe, the next write
+    // fails. Like other Unix tools, x86lab is then ended by SIGPIPE, without a panic.
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let p = write_program("zeros.bin", &vec![0u8; 1 << 20]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(["disasm", p.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let e = stderr(&o);
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(
+        o.status.signal(),
+        Some(libc_sigpipe()),
+        "status {:?}, stderr: {e}",
+        o.status
+    );
+}
+
+/// SIGPIPE's number on Linux (x86 and most architectures), from signal(7).
+fn libc_sigpipe() -> i32 {
+    13
+}
