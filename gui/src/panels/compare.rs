@@ -38,7 +38,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     if c.diffs.is_empty() {
         ui.label("the last step: the same on both");
     } else if real.is_empty() {
-        ui.label("the last step: differences the manual allows (below)");
+        ui.label("the last step: differences the manual allows (below); the processor goes on from the software CPU's registers");
     } else {
         ui.label(
             RichText::new("the last step: the processor did something else")

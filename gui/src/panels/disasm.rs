@@ -74,15 +74,16 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
 
 /// An address (hex, with or without 0x) or a label of the program.
 fn resolve(app: &App, text: &str) -> Option<u64> {
-    let hex = text.trim_start_matches("0x").trim_end_matches('h');
-    if let Ok(a) = u64::from_str_radix(hex, 16) {
-        return Some(a);
-    }
+    // A label first: `add`, `bad` or `cafe` are labels as well as hex numbers.
     let source = &app.state.source;
-    let p =
-        crate::program::Program::assemble(source, "breakpoint", app.state.path.as_deref()).ok()?;
-    p.labels
-        .iter()
-        .find(|(_, n)| n.as_str() == text)
-        .map(|(a, _)| *a)
+    let label = crate::program::Program::assemble(source, "breakpoint", app.state.path.as_deref())
+        .ok()
+        .and_then(|p| {
+            p.labels
+                .iter()
+                .find(|(_, n)| n.as_str() == text)
+                .map(|(a, _)| *a)
+        });
+    let hex = text.trim_start_matches("0x").trim_end_matches('h');
+    label.or_else(|| u64::from_str_radix(hex, 16).ok())
 }
