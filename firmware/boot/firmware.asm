@@ -36,6 +36,7 @@ STACK       equ 0x90000
 
         bits 16
         org 0
+; ANCHOR: power_on
 ; -----------------------------------------------------------------------------
 ; Step 1.  Power on.  The CPU starts in real mode at CS:IP = F000:FFF0, with
 ; the hidden base of CS set to FFFF0000h: the first instruction is fetched
@@ -62,6 +63,7 @@ shadowed:
         mov ds, ax
         mov ss, ax
         mov sp, 0x7000              ; SS = 0: a stack below the payload's 7C00h
+; ANCHOR_END: power_on
 ; Step 3.  Read what the host asked for.
         cmp dword [BOOT_INFO], MAGIC
         jne no_info
@@ -77,6 +79,7 @@ no_info:
         call print16
         jmp halt16
 
+; ANCHOR: real_payload
 ; -----------------------------------------------------------------------------
 ; Step 4 (real mode).  Point the first 32 interrupt vectors at handlers that
 ; report the exception, then jump to the payload at 0000:7C00 as a BIOS jumps
@@ -100,6 +103,7 @@ real_payload:
         xor si, si
         xor di, di
         jmp 0:0x7C00
+; ANCHOR_END: real_payload
 
 ; Real-mode exception stubs: each pushes its vector number and joins rcommon.
 %assign v 0
@@ -160,6 +164,7 @@ hex16_8:
 .out:   out CONSOLE, al
         ret
 
+; ANCHOR: to_protected
 ; -----------------------------------------------------------------------------
 ; Step 5.  Enter protected mode: load the GDT register, set CR0.PE, and jump
 ; far into a 32-bit code segment.  The far jump is what switches: it loads CS
@@ -172,6 +177,7 @@ to_protected:
         or eax, 1                   ; PE
         mov cr0, eax
         jmp dword CODE32:(SHADOW + pm32)
+; ANCHOR_END: to_protected
 
 ; The global descriptor table: flat 4 GiB segments.  Each descriptor is base,
 ; limit, access rights (P, DPL, S, type) and flags (G, D/B, L).
@@ -243,6 +249,7 @@ pstubs:
 %endrep
 PSTUB_SIZE  equ (pcommon - pstubs) / 32
 
+; ANCHOR: exception_report
 pcommon:                            ; stack: vector, error, EIP, CS, EFLAGS
         mov esi, SHADOW + msg_exc
         call print32
@@ -265,6 +272,7 @@ pcommon:                            ; stack: vector, error, EIP, CS, EFLAGS
 .halt:  cli
         hlt
         jmp .halt
+; ANCHOR_END: exception_report
 
 print32:
         lodsb
@@ -322,6 +330,7 @@ to_long:
         adc edx, 0
         add edi, 8
         loop .pde
+; ANCHOR: to_long
 ; Step 8.  Switch: CR4.PAE, CR3 = the PML4, EFER.LME (MSR C0000080h bit 8),
 ; then CR0.PG.  The CPU is now in long mode, but still running 32-bit code
 ; (compatibility mode) until a far jump loads a 64-bit code segment.
@@ -338,6 +347,7 @@ to_long:
         or eax, 1 << 31             ; PG
         mov cr0, eax
         jmp CODE64:(SHADOW + lm64)
+; ANCHOR_END: to_long
 
         bits 64
 lm64:
@@ -453,6 +463,7 @@ msg_rip:        db " at ", 0
 msg_cr2:        db " cr2 ", 0
 
 fw_end:
+; ANCHOR: reset_vector
 ; -----------------------------------------------------------------------------
 ; The reset vector: the last 16 bytes of the 64 KiB ROM image, at FFFFFFF0h.
 ; -----------------------------------------------------------------------------
@@ -460,3 +471,4 @@ fw_end:
         bits 16
 reset:  jmp start
         times 0x10000 - ($ - $$) db 0xFF
+; ANCHOR_END: reset_vector

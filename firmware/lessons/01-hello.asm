@@ -33,6 +33,7 @@
         org 0x7c00              ; the firmware loads us at 7C00h: labels count
                                 ; from there, so `msg_hello` is a real address
 
+; ANCHOR: main
 start:
         ; The firmware set CS = DS = ES = SS = 0 and SP = 7C00h.  DS is the
         ; segment that memory operands such as [si] use, so [si] means the
@@ -57,12 +58,14 @@ start:
 
         cli                     ; IF = 0: ignore (maskable) interrupts
         hlt                     ; stop; with IF = 0 no interrupt restarts it
+; ANCHOR_END: main
 
 ; -----------------------------------------------------------------------------
 ; print_str: send the zero-terminated string at address SI to port E9h.
 ; Like a C string: the bytes of the text, then a 0 byte marking the end.
 ; Changes AL and SI (SI ends just past the 0 byte).
 ; -----------------------------------------------------------------------------
+; ANCHOR: print_str
 print_str:
         mov al, [si]            ; AL = the byte at address SI (like c = *s)
         inc si                  ; SI = address of the next byte   (s++)
@@ -71,6 +74,7 @@ print_str:
         out 0xe9, al            ; write the byte to I/O port E9h: it appears
         jmp print_str           ; and go on with the next one
 .done:  ret                     ; return to the instruction after the CALL
+; ANCHOR_END: print_str
 
 ; -----------------------------------------------------------------------------
 ; print_hex8: print AL as two hexadecimal digits (for example 80h -> "80").
@@ -87,6 +91,7 @@ print_hex8:
         ret
 
 ; print_digit: print AL (0..15) as one hex digit, '0'..'9' or 'A'..'F'.
+; ANCHOR: print_digit
 print_digit:
         add al, '0'             ; 0..9 -> '0'..'9' (character codes 30h..39h)
         cmp al, '9'
@@ -94,6 +99,7 @@ print_digit:
         add al, 'A' - '9' - 1   ; 10..15: skip the 7 characters between '9'
                                 ; and 'A' in ASCII, giving 'A'..'F'
 .out:   out 0xe9, al
+; ANCHOR_END: print_digit
         ret
 
 ; -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@
         bits 16
         org 0x7c00
 
+; ANCHOR: masks
 ; Masks for the status flags: each is one bit of the FLAGS register.
 FL_CF   equ 1 << 0
 FL_PF   equ 1 << 2
@@ -48,6 +49,7 @@ FL_OF   equ 1 << 11
 ; ADD, SUB, CMP, NEG, INC, DEC define all six; AND, OR, XOR leave AF undefined.
 ARITH   equ FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF
 LOGIC   equ FL_CF | FL_PF | FL_ZF | FL_SF | FL_OF
+; ANCHOR_END: masks
 
 ; PRINT "text": print a string written right here in the code.  The macro
 ; places the bytes of the string in the program, jumps over them, and calls
@@ -63,6 +65,7 @@ LOGIC   equ FL_CF | FL_PF | FL_ZF | FL_SF | FL_OF
 start:
         PRINT `Lesson 02: registers and flags\n`
 
+; ANCHOR: halves
 ; --- 1. Registers and their halves -------------------------------------------
         mov ax, 0x1234          ; AX = 1234h, so AH = 12h and AL = 34h
         PRINT "MOV AX,1234h  : "
@@ -78,7 +81,9 @@ start:
         call print_hex32        ; EAX as 8 hex digits
         PRINT ", so "
         call show_ax_parts      ; AX is the low half of EAX
+; ANCHOR_END: halves
 
+; ANCHOR: add
 ; --- 2. ADD: carry (unsigned) and overflow (signed) are different things -----
         PRINT `ADD (8-bit) sets all six flags:\n`
         ; 7Fh + 1: as unsigned bytes 127 + 1 = 128 fits (CF=0); as signed
@@ -112,6 +117,7 @@ start:
         PRINT "  FLAGS after ADD 7Fh,01h = "
         call print_hex16
         PRINT `h = OF+SF+AF+bit 1 (bit 1 of FLAGS is always 1)\n`
+; ANCHOR_END: add
         ; PF looks only at the low byte of a result, even in a 16-bit ADD:
         ; 0100h + 0003h = 0103h; low byte 03h has two 1 bits (even): PF=1.
         PRINT "  ADD 0100h,0003h"
@@ -119,6 +125,7 @@ start:
         add ax, 0x0003
         call show_ax
 
+; ANCHOR: cmp
 ; --- 3. SUB and CMP ----------------------------------------------------------
         PRINT `SUB and CMP compute a-b (CMP keeps AL, only sets flags); CF=1: borrow:\n`
         ; 0 - 1: unsigned, a borrow (CF=1), AL wraps to FFh.  Signed: 0 - 1 =
@@ -145,7 +152,9 @@ start:
         cmp al, 0x01
         call show_al
         call show_cmp
+; ANCHOR_END: cmp
 
+; ANCHOR: incdec
 ; --- 4. INC, DEC and NEG -----------------------------------------------------
         PRINT `INC/DEC change OF SF ZF AF PF but never CF (Intel SDM):\n`
         ; STC forces CF=1 first.  7Fh + 1 makes no carry, yet CF stays 1:
@@ -175,6 +184,7 @@ start:
         mov al, 0x05
         neg al
         call show_al
+; ANCHOR_END: incdec
 
 ; --- 5. Logic instructions ---------------------------------------------------
         PRINT `AND/OR/XOR clear CF and OF; AF is undefined (not shown):\n`
@@ -192,6 +202,7 @@ start:
         xor ax, ax              ; x XOR x = 0: the usual way to zero a register
         call show_ax
 
+; ANCHOR: adc
 ; --- 6. ADC: adding numbers wider than a register ----------------------------
         ; 0001FFFFh + 00000001h with 16-bit registers, like a schoolbook
         ; addition in two columns: DX:AX holds the 32-bit number.
@@ -216,6 +227,7 @@ start:
         xchg ax, dx             ; ...and back: AX = the low half
         call print_hex16
         PRINT `h\n`
+; ANCHOR_END: adc
 
         PRINT `Done.\n`
         cli
@@ -258,6 +270,7 @@ show_common:                    ; stack: SI, AX, FLAGS (SP points at SI)
         popf                    ; the caller's flags again
         ret
 
+; ANCHOR: show_cmp
 ; show_cmp: with the flags of a CMP, say whether JB (unsigned "below", jumps
 ; if CF=1) and JL (signed "less", jumps if SF != OF) would jump, by letting
 ; the real instructions decide.  Keeps all registers and the flags.
@@ -290,6 +303,7 @@ show_cmp:
         ret
 str_yes: db "jumps", 0
 str_no:  db "no", 0
+; ANCHOR_END: show_cmp
 
 ; show_ax_parts: print "AX=.... AH=.. AL=.." and a new line.
 show_ax_parts:

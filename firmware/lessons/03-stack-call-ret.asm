@@ -51,6 +51,7 @@ start:
         call print_hex16
         call newline
 
+; ANCHOR: push
 ; --- 1. PUSH and POP ---------------------------------------------------------
         PRINT "PUSH 1111h: SP = "
         push word 0x1111        ; SP = 7BFEh, word 1111h at 0000:7BFE
@@ -95,7 +96,9 @@ start:
         mov ax, sp              ; 7C00h again
         call print_hex16
         call newline
+; ANCHOR_END: push
 
+; ANCHOR: call
 ; --- 2. CALL pushes the return address, RET pops it --------------------------
         PRINT `CALL show_return:\n`
         call show_return        ; pushes the address of `after_call`, jumps
@@ -107,7 +110,9 @@ after_call:
         mov ax, after_call      ; the address the assembler gave the label
         call print_hex16
         call newline
+; ANCHOR_END: call
 
+; ANCHOR: args
 ; --- 3. Arguments on the stack -----------------------------------------------
         ; Like the C call add2(5, 7): push the arguments (the last one
         ; first, as C compilers do), call, and let the routine remove them
@@ -116,6 +121,7 @@ after_call:
         push word 7             ; second argument
         push word 5             ; first argument
         call add2               ; AX = 5 + 7; RET 4 also removes both arguments
+; ANCHOR_END: args
         PRINT "  AX = "
         call print_hex16
         PRINT ", SP = "
@@ -151,6 +157,7 @@ fact_returned:
 ; show_return: print SP and the word on top of the stack: the return address
 ; CALL pushed.  It must equal the address of the label after the CALL.
 ; -----------------------------------------------------------------------------
+; ANCHOR: show_return
 show_return:
         mov bx, sp              ; SP: the top of the stack...
         mov dx, [bx]            ; ...holds the return address; DX = that word
@@ -162,6 +169,7 @@ show_return:
         call print_hex16
         call newline
         ret                     ; POP IP: continue at after_call
+; ANCHOR_END: show_return
 
 ; -----------------------------------------------------------------------------
 ; add2(a, b): return a + b in AX.  The stack after PUSH BP; MOV BP,SP:
@@ -170,6 +178,7 @@ show_return:
 ;     [bp+2]  return address (pushed by CALL)
 ;     [bp+0]  the caller's BP   <- SP = BP
 ; -----------------------------------------------------------------------------
+; ANCHOR: add2
 add2:
         push bp                 ; save the caller's BP: we are about to change it
         mov bp, sp              ; BP = a fixed point to find the arguments from
@@ -190,12 +199,14 @@ add2:
         add ax, [bp + 6]        ; AX = a + b
         pop bp                  ; the caller's BP; SP -> the return address
         ret 4                   ; POP IP, then SP += 4: drop the two arguments
+; ANCHOR_END: add2
 
 ; -----------------------------------------------------------------------------
 ; fact(n): return n! in AX (for n <= 8: 9! = 362880 needs more than 16 bits).
 ; Each call has its own frame: argument n, return address, saved BP.  That
 ; is 6 bytes, so each deeper call's BP is 6 lower.
 ; -----------------------------------------------------------------------------
+; ANCHOR: fact
 fact:
         push bp
         mov bp, sp              ; [bp+4] = n, [bp+2] = return address
@@ -230,6 +241,7 @@ fact:
         call newline
         pop bp
         ret
+; ANCHOR_END: fact
 
 ; -----------------------------------------------------------------------------
 ; Printing routines (as in lesson 02).  All keep AX.

@@ -59,6 +59,7 @@ start:
         call print_hex16
         call newline
 
+; ANCHOR: one-byte
 ; --- 1. One byte, many names -------------------------------------------------
         ; Write A5h at 1234:0005, that is at 12340h + 5 = 12345h.
         mov ax, 0x1234
@@ -80,6 +81,7 @@ start:
         mov ax, 0x1235          ; for contrast: 12350h + 0005h = 12355h,
         mov bx, 0x0005          ; 16 bytes further (a different byte, 00h)
         call show_pair
+; ANCHOR_END: one-byte
 
 ; --- 2. Default segments and overrides ----------------------------------------
         ; Put a different marker at offset 0600h of three segments:
@@ -94,6 +96,7 @@ start:
         mov es, ax              ; ES = 2000h from here on
         mov byte [es:0x0600], 'E'
 
+; ANCHOR: defaults
         mov ax, 0x1000
         mov ds, ax              ; DS = 1000h: now [bx] means 1000:BX
         mov bx, 0x0600
@@ -105,6 +108,7 @@ start:
         mov dl, [es:bx]         ; override: ES -> 'E'
         mov dh, [cs:code_byte]  ; CS: a byte of this program (CS = 0) -> 'C';
                                 ; without CS: it would read 1000:code_byte
+; ANCHOR_END: defaults
         xor si, si
         mov ds, si              ; DS = 0 again (PRINT reads its text via DS)
 
@@ -137,6 +141,7 @@ start:
         call putc_al
         PRINT `" into segment 2000h\n`
 
+; ANCHOR: wrap
 ; --- 3. Offsets wrap around at 64 KiB ------------------------------------------
         ; Markers: 1000:0010 (physical 10010h) = 'L', and 2000:0010
         ; (physical 20010h, which is what 10000h + 10010h would be) = 'H'.
@@ -154,6 +159,7 @@ start:
         mov si, 0xffff
         lodsb                   ; AL = [1000:FFFF] = 'Z', then SI = FFFFh + 1,
         mov cx, si              ; which is 0000h (not 10000h): CX = the new SI
+; ANCHOR_END: wrap
         xor si, si
         mov ds, si              ; DS = 0 again
         PRINT `Offsets are 16 bits, DS=1000h:\n  BX=FFF0h SI=0020h: [bx+si]="`
@@ -168,6 +174,7 @@ start:
         call print_hex16
         PRINT `h (it wrapped; DS did not change)\n`
 
+; ANCHOR: a20
 ; --- 4. Beyond 1 MiB -----------------------------------------------------------
         ; The largest real-mode address is FFFF:FFFF = FFFF0h + FFFFh =
         ; 10FFEFh, almost 64 KiB above 1 MiB.  The 8086 had only 20 address
@@ -182,6 +189,7 @@ start:
         mov al, [0x0000]        ; DS = 0: the byte at physical 0 (the first
                                 ; byte of the interrupt vector table that the
                                 ; firmware filled)
+; ANCHOR_END: a20
         call print_hex8
         PRINT "h"
         cmp al, 0x5a
@@ -211,12 +219,14 @@ show_pair:
         call print_hex16        ; the offset
         xchg ax, bx
         PRINT " -> physical "
+; ANCHOR: show_pair
         ; Compute segment * 16 + offset in 32 bits: it needs 20 bits.
         movzx eax, ax           ; EAX = segment (upper 16 bits cleared)
         shl eax, 4              ; * 16
         movzx edx, bx
         add eax, edx            ; + offset
         call print_hex20
+; ANCHOR_END: show_pair
         PRINT "h: "
         mov al, [es:bx]         ; read the byte through ES:BX
         call print_hex8

@@ -77,6 +77,7 @@ start:
         call print_hex16
         PRINT `h\n`
 
+; ANCHOR: lgdt
 ; --- Step 1: no interrupts -----------------------------------------------------
         cli                     ; IF = 0 (already 0: the firmware's contract)
 
@@ -85,6 +86,7 @@ start:
         ; table's linear address.  (With a 16-bit operand size only 24 bits
         ; of the address are used; ours is below 16 MiB.)
         lgdt [gdtr]
+; ANCHOR_END: lgdt
         PRINT "LGDT: GDT at "
         mov eax, [gdtr + 2]     ; the base we gave it
         call print_hex32_16
@@ -99,6 +101,7 @@ start:
         call print_hex32_16     ; 64-bit number, 00CF9A000000FFFFh
         PRINT `h\n`
 
+; ANCHOR: enter
 ; --- Step 3: set CR0.PE -------------------------------------------------------
         mov eax, cr0
         or eax, 1               ; PE = 1: protection on
@@ -113,11 +116,13 @@ start:
         ; form has a 16-bit offset, enough here (pm_entry is below 10000h) but
         ; not for 32-bit code placed above 64 KiB.
         jmp dword CODE_SEL:pm_entry
+; ANCHOR_END: enter
 
 ; =============================================================================
 ; 32-bit protected-mode code
 ; =============================================================================
         bits 32
+; ANCHOR: segments
 pm_entry:
 ; --- Step 5: data segments and a stack -----------------------------------------
         mov ax, DATA_SEL        ; no MOV DS, immediate: go through AX
@@ -125,6 +130,7 @@ pm_entry:
         mov es, ax              ; 0, limit 4 GiB, read/write data
         mov ss, ax              ; (MOV SS also holds off interrupts for one
         mov esp, 0x7c00         ;  instruction, so SS and ESP change together)
+; ANCHOR_END: segments
                                 ; FS and GS still hold their real-mode contents;
                                 ; FS gets a selector below, GS is not used.
 
@@ -150,6 +156,7 @@ pm_entry:
         call print_hex32
         PRINT32 `h\n`
 
+; ANCHOR: fs
         ; A 32-bit offset reaches any of the 4 GiB: write at 2 MiB through DS
         ; (base 0), an address no real-mode seg:off can form (max 10FFEFh).
         mov dword [HIGH_BASE], 0x12345678
@@ -162,6 +169,7 @@ pm_entry:
         call print_hex32
         PRINT32 "h, FS:00000000h = "
         mov eax, [fs:0]         ; through FS: base 200000h + 0
+; ANCHOR_END: fs
         call print_hex32
         PRINT32 `h (the same dword)\n`
 
@@ -303,6 +311,7 @@ print_digit16:                  ; AL (0..15) as one hex digit
 ; The DESCRIPTOR macro below does the packing: base, limit (20 bits),
 ; access byte, flags (4 bits).
 ; =============================================================================
+; ANCHOR: descriptor
 %macro DESCRIPTOR 4
         dw (%2) & 0xffff                        ; limit 15..0
         dw (%1) & 0xffff                        ; base 15..0
@@ -311,7 +320,9 @@ print_digit16:                  ; AL (0..15) as one hex digit
         db (((%4) & 0xf) << 4) | (((%2) >> 16) & 0xf)  ; flags, limit 19..16
         db ((%1) >> 24) & 0xff                  ; base 31..24
 %endmacro
+; ANCHOR_END: descriptor
 
+; ANCHOR: gdt
         align 8                 ; descriptors are read faster when aligned
 gdt:
         dq 0                    ; 00h: the null descriptor (selector 0 means
@@ -329,3 +340,4 @@ gdt_end:
 
 gdtr:   dw gdt_end - gdt - 1    ; the limit: the last valid byte's offset
         dd gdt                  ; the base: linear address of the table
+; ANCHOR_END: gdt

@@ -114,6 +114,7 @@ start:
 ; an unexpected exception (so that a mistake cannot triple-fault the
 ; machine); then vector 0 is pointed at our divide-error handler.
 ; -----------------------------------------------------------------------------
+; ANCHOR: build
         mov edi, IDT                ; clear the table: not-present gates
         mov ecx, VECTORS * 8 / 4
         xor eax, eax
@@ -132,6 +133,7 @@ start:
         call set_gate
 
         lidt [idtr]                 ; from now on exceptions come to us
+; ANCHOR_END: build
 
         sidt [idtr_copy]            ; read IDTR back and show it
         mov esi, msg_idtr
@@ -167,10 +169,12 @@ start:
         mov eax, div1
         call hex32
         call newline
+; ANCHOR: div0
         mov eax, 100                ; EDX:EAX = 100
         xor edx, edx
         xor ecx, ecx                ; ECX = 0 (and EFLAGS = 46h: ZF, PF, bit 1)
 div1:   div ecx                     ; #DE: the divisor is 0
+; ANCHOR_END: div0
         mov esi, msg_resumed        ; the handler returns here
         call print
         mov eax, div1 + DIV_LENGTH
@@ -187,10 +191,12 @@ div1:   div ecx                     ; #DE: the divisor is 0
         mov eax, div2
         call hex32
         call newline
+; ANCHOR: div2
         mov edx, 1                  ; EDX:EAX = 1_00000000h
         xor eax, eax
         mov ecx, 1
 div2:   div ecx                     ; #DE: the quotient needs 33 bits
+; ANCHOR_END: div2
         mov esi, msg_resumed
         call print
         mov eax, div2 + DIV_LENGTH
@@ -223,6 +229,7 @@ div2:   div ecx                     ; #DE: the quotient needs 33 bits
 ; set_gate: make IDT entry EAX a 32-bit interrupt gate to the handler at EBX
 ; (in the code segment CODE_SEL).
 ; -----------------------------------------------------------------------------
+; ANCHOR: set_gate
 set_gate:
         push ebx
         mov [IDT + eax * 8], bx             ; offset 15:0
@@ -232,8 +239,10 @@ set_gate:
         mov [IDT + eax * 8 + 6], bx         ; offset 31:16
         pop ebx
         ret
+; ANCHOR_END: set_gate
 
 ; -----------------------------------------------------------------------------
+; ANCHOR: frame
 ; The divide-error handler (vector 0).  The processor does not tell a
 ; handler which vector brought it here: this code knows it is vector 0
 ; because only gate 0 points at it.
@@ -250,6 +259,7 @@ set_gate:
 divide_error:
         pushad
         mov ebp, esp
+; ANCHOR_END: frame
 
         mov esi, msg_de
         call print
@@ -287,6 +297,7 @@ divide_error:
         call hex32
         call newline
 
+; ANCHOR: skip
         add dword [ebp + 32], DIV_LENGTH    ; skip the DIV
         mov esi, msg_skip
         call print
@@ -296,6 +307,7 @@ divide_error:
 
         popad
         iretd                       ; pops EIP, CS, EFLAGS
+; ANCHOR_END: skip
 
 ; Stubs for the other vectors, as in the firmware: each pushes its vector
 ; number and jumps to `unexpected`.  For the vectors whose exceptions come
@@ -303,6 +315,7 @@ divide_error:
 ; on AMD processors) the processor has pushed one; the other stubs push a 0
 ; in its place, so that every frame looks the same.  `nop nop` has the size
 ; of `push byte 0`, and `jmp near` keeps every stub the same size.
+; ANCHOR: stubs
 stubs:
 %assign v 0
 %rep VECTORS
@@ -317,6 +330,7 @@ stubs:
 %assign v v + 1
 %endrep
 STUB_SIZE   equ (unexpected - stubs) / VECTORS
+; ANCHOR_END: stubs
 
 unexpected:                         ; stack: vector, error code, EIP, CS, EFLAGS
         mov esi, msg_unexpected

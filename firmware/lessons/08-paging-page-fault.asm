@@ -137,6 +137,7 @@ start:
         call set_gate
         lidt [idtr]
 
+; ANCHOR: tables
 ; -----------------------------------------------------------------------------
 ; Step 2.  The page table: PTE i maps linear page i to physical page i
 ; (address i * 4096), present and writable.  Then the hole.
@@ -157,6 +158,7 @@ start:
         xor eax, eax
         rep stosd
         mov dword [PAGE_DIR], PAGE_TABLE | PTE_P | PTE_RW
+; ANCHOR_END: tables
 
         mov esi, msg_pde
         call print
@@ -176,6 +178,7 @@ start:
 ; -----------------------------------------------------------------------------
 ; Step 3.  Turn paging on: CR3 first, then CR0.PG.
 ; -----------------------------------------------------------------------------
+; ANCHOR: enable
         mov eax, PAGE_DIR
         mov cr3, eax
         mov esi, msg_cr3
@@ -194,6 +197,7 @@ start:
         call hex32
         or eax, CR0_PG
         mov cr0, eax                ; paging is on from the next instruction
+; ANCHOR_END: enable
         mov esi, msg_arrow
         call print
         mov eax, cr0
@@ -216,7 +220,9 @@ start:
 ; -----------------------------------------------------------------------------
         mov esi, msg_write
         call print
+; ANCHOR: touch
 touch:  mov dword [TARGET], 0x00C0FFEE  ; #PF, then (after the handler) again
+; ANCHOR_END: touch
         mov esi, msg_retried
         call print
         mov eax, [TARGET]
@@ -300,6 +306,7 @@ page_fault:
         call hex32
         call newline
 
+; ANCHOR: fix
 ; Only a not-present page in the first 4 MiB can be fixed here.
         test ebx, 1
         jnz .fatal
@@ -323,6 +330,7 @@ page_fault:
         popad
         add esp, 4                  ; remove the error code: IRETD does not
         iretd                       ; back to the MOV, which runs again
+; ANCHOR_END: fix
 
 .fatal: mov esi, msg_fatal
         call print

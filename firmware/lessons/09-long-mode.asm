@@ -125,6 +125,7 @@ start:
 ; physical i * 2 MiB to linear i * 2 MiB.  The high dword of each 8-byte
 ; entry (physical address bits 63:32, XD) stays 0.
 ; -----------------------------------------------------------------------------
+; ANCHOR: tables
         mov edi, PML4
         mov ecx, 3 * 4096 / 4
         xor eax, eax
@@ -138,6 +139,7 @@ start:
         add eax, 0x200000
         add edi, 8
         loop .pde
+; ANCHOR_END: tables
 
         mov esi, msg_tables
         call print32
@@ -158,6 +160,7 @@ start:
 ; firmware's, so the CS and DS/SS this code runs with stay valid; 18h is
 ; the 64-bit code segment the far jump will load.
 ; -----------------------------------------------------------------------------
+; ANCHOR: switch
         lgdt [gdtr]
 
 ; Steps 3-5.  CR4.PAE, CR3, EFER.LME.
@@ -170,6 +173,7 @@ start:
         rdmsr
         or eax, EFER_LME
         wrmsr
+; ANCHOR_END: switch
 
         mov esi, msg_cr4_now
         call print32
@@ -192,9 +196,11 @@ start:
 ; firmware installed has 8-byte 32-bit gates, which mean nothing in IA-32e
 ; mode (its gates are 16 bytes); this lesson takes no exception from here
 ; on - one would end in a triple fault.  Lesson 10 installs a 64-bit IDT.
+; ANCHOR: pg
         mov eax, cr0
         or eax, CR0_PG
         mov cr0, eax
+; ANCHOR_END: pg
 
         mov esi, msg_cr0
         call print32
@@ -209,7 +215,9 @@ start:
         call print32
 
 ; Step 7.  The far jump: CS := 18h, a code segment with L = 1.
+; ANCHOR: jump
         jmp CODE64:long64
+; ANCHOR_END: jump
 
 ; -----------------------------------------------------------------------------
 ; 32-bit console output: print32 writes the zero-terminated string at ESI,
@@ -256,11 +264,13 @@ newline32:
 ; 64-bit code from here on.
 ; -----------------------------------------------------------------------------
         bits 64
+; ANCHOR: long64
 long64:
         mov ax, DATA                ; data segments: in 64-bit mode their base
         mov ds, ax                  ; and limit are ignored, but SS, DS and ES
         mov es, ax                  ; are given a valid flat selector as
         mov ss, ax                  ; kernels do
+; ANCHOR_END: long64
         lea rsi, [rel msg_64]       ; RIP-relative: the address of msg_64 as
         call print64                ; a distance from the next instruction
         mov ax, cs
@@ -274,9 +284,11 @@ long64:
         lea rsi, [rel msg_const]
         call print64
 
+; ANCHOR: imul
         mov eax, 0xFFFFFFFF
         mov ecx, 0xFFFFFFFF
         imul rax, rcx                       ; 64-bit product, no EDX:EAX pair
+; ANCHOR_END: imul
         lea rsi, [rel msg_mul]
         call print64
         call hex64
@@ -372,6 +384,7 @@ newline64:
 ;   9Ah = P, DPL 0, code, execute/read;  92h = P, DPL 0, data, read/write.
 ;   flags Ch = G (4 KiB granularity) + D/B (32-bit);  Ah = G + L (64-bit).
         align 8
+; ANCHOR: gdt
 gdt:    dq 0                                ; 00h: the null descriptor
         dq 0x00CF9A000000FFFF               ; 08h: 32-bit code, base 0, 4 GiB
         dq 0x00CF92000000FFFF               ; 10h: data, base 0, 4 GiB
@@ -379,6 +392,7 @@ gdt:    dq 0                                ; 00h: the null descriptor
 gdt_end:
 gdtr:   dw gdt_end - gdt - 1
         dd gdt
+; ANCHOR_END: gdt
 
 msg_title:      db "Lesson 09: entering long mode by hand", 10, 0
 msg_pm:         db "protected mode: CR0 = ", 0

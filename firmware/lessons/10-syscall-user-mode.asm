@@ -177,6 +177,7 @@ start:
 ; here the kernel's code is in the same 2 MiB page, so user code could
 ; overwrite it - a simplification, not a design to copy.
 ; -----------------------------------------------------------------------------
+; ANCHOR: pages
         mov rdi, PML4
         mov ecx, 3 * 4096 / 4
         xor eax, eax
@@ -193,12 +194,14 @@ start:
         or dword [PD], PG_US                ; the first 2 MiB: user too
         mov eax, PML4
         mov cr3, rax
+; ANCHOR_END: pages
 
 ; -----------------------------------------------------------------------------
 ; Step 2.  The GDT with the user segments and the TSS; then the TSS itself.
 ; -----------------------------------------------------------------------------
         lgdt [rel gdtr]
 
+; ANCHOR: tss
         mov rdi, TSS                        ; all fields 0 ...
         mov ecx, 104 / 4
         xor eax, eax
@@ -208,6 +211,7 @@ start:
         mov word [TSS + 0x66], 104          ; I/O map base = the limit + 1: no bitmap
         mov ax, TSS_SEL
         ltr ax
+; ANCHOR_END: tss
 
         lea rsi, [rel msg_tss]
         call kprint
@@ -246,6 +250,7 @@ start:
 ; -----------------------------------------------------------------------------
 ; Step 4.  The SYSCALL MSRs.  WRMSR writes EDX:EAX to the MSR numbered ECX.
 ; -----------------------------------------------------------------------------
+; ANCHOR: msrs
         mov ecx, STAR
         xor eax, eax                        ; bits 31:0: only for legacy SYSCALL
         mov edx, (USER_BASE << 16) | KERNEL_CS      ; bits 63:48, 47:32
@@ -263,6 +268,7 @@ start:
         rdmsr
         or eax, EFER_SCE
         wrmsr
+; ANCHOR_END: msrs
 
         lea rsi, [rel msg_star]
         call kprint
@@ -295,6 +301,7 @@ start:
         call khex
         call knewline
 
+; ANCHOR: iretq
         push USER_SS                        ; SS
         push USER_STACK                     ; RSP
         push 0x202                          ; RFLAGS
@@ -302,6 +309,7 @@ start:
         lea rax, [rel user_main]
         push rax                            ; RIP
         iretq
+; ANCHOR_END: iretq
 
 ; =============================================================================
 ; The user program (CPL 3).  It only computes and makes system calls:
@@ -348,11 +356,13 @@ user_main:
         mov eax, SYS_WRITE
         syscall
 
+; ANCHOR: syscall
         std                                 ; DF = 1: watch SFMASK clear it
         mov edi, 7
         mov eax, SYS_SQUARE                 ; the system call's number
         syscall                             ; -> syscall_entry, CPL 0
         cld
+; ANCHOR_END: syscall
         mov rbx, rax                        ; the result
 
         lea rsi, [rel msg_u_result]         ; print it: ask the kernel again
@@ -369,10 +379,12 @@ user_main:
         lea rsi, [rel msg_u_out]
         mov eax, SYS_WRITE
         syscall
+; ANCHOR: user_out
         mov al, '!'
 user_out:
         out CONSOLE, al                     ; CPL 3 > IOPL 0, no bitmap: #GP(0)
         jmp user_out                        ; (not reached)
+; ANCHOR_END: user_out
 
 ; =============================================================================
 ; The kernel's SYSCALL entry (LSTAR).  The processor changed CS, SS, RIP,
@@ -381,6 +393,7 @@ user_out:
 ; machine with several processors, through per-processor data and SWAPGS;
 ; one processor here, so a variable does).
 ; =============================================================================
+; ANCHOR: entry
 syscall_entry:
         mov [rel user_rsp], rsp
         mov rsp, KERNEL_STACK
@@ -390,6 +403,7 @@ syscall_entry:
         push rsi
         push rdi
         push rdx
+; ANCHOR_END: entry
 
         cmp rax, SYS_WRITE
         je .write
@@ -459,6 +473,7 @@ syscall_entry:
         call khex
         call knewline
 
+; ANCHOR: sysret
 .return:
         pop rdx
         pop rdi
@@ -468,6 +483,7 @@ syscall_entry:
         add rsp, 8                          ; the RFLAGS copy
         mov rsp, [rel user_rsp]
         o64 sysret                          ; SYSRETQ: back to CPL 3 at RCX
+; ANCHOR_END: sysret
 
 ; =============================================================================
 ; The kernel's #GP handler.  From CPL 3 the processor loaded RSP from
@@ -582,6 +598,7 @@ knewline:
 ; same with DPL 3.  Flags: Ch = 4 KiB granularity + 32-bit; Ah = 4 KiB
 ; granularity + L (64-bit code).
         align 8
+; ANCHOR: gdt
 gdt:    dq 0                                ; 00h null
         dq 0x00CF9A000000FFFF               ; 08h kernel code, 32-bit (firmware's)
         dq 0x00CF92000000FFFF               ; 10h kernel data (firmware's)
@@ -601,6 +618,7 @@ gdt:    dq 0                                ; 00h null
         dd 0                                ; base 63:32
         dd 0                                ; reserved
 gdt_end:
+; ANCHOR_END: gdt
 gdtr:   dw gdt_end - gdt - 1
         dq gdt
 

@@ -111,6 +111,7 @@ start:
 ; Step 1.  Program the UART.  The order matters: the divisor latch is only
 ; reachable while LCR.DLAB = 1.
 ; -----------------------------------------------------------------------------
+; ANCHOR: init
         mov dx, IER
         mov al, 0                   ; no interrupts
         out dx, al
@@ -135,6 +136,7 @@ start:
         mov dx, MCR
         mov al, MCR_DTR_RTS         ; "terminal ready", "request to send"
         out dx, al
+; ANCHOR_END: init
 
 ; From here on every character goes out through putc.
         mov si, msg_title
@@ -223,6 +225,7 @@ start:
 ; inside the chip.  Send one byte and receive it.  Nothing is printed while
 ; the loop is on (it would not leave the chip either).
 ; -----------------------------------------------------------------------------
+; ANCHOR: loopback
         call wait_idle              ; let the text so far leave first
         mov dx, MCR
         mov al, MCR_LOOP | MCR_DTR_RTS
@@ -243,6 +246,7 @@ start:
         mov dx, MCR
         mov al, MCR_DTR_RTS         ; loopback off
         out dx, al
+; ANCHOR_END: loopback
 
         mov si, msg_loop
         call puts
@@ -269,6 +273,7 @@ start:
 ; holding register (the transmit FIFO) can take a byte, then write it to
 ; THR.  Keeps every register.
 ; -----------------------------------------------------------------------------
+; ANCHOR: putc
 putc:
         push dx
         push ax
@@ -281,6 +286,7 @@ putc:
         out dx, al
         pop dx
         ret
+; ANCHOR_END: putc
 
 ; wait_idle: wait until LSR.TEMT: everything written has left the UART.
 wait_idle:

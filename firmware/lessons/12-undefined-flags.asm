@@ -211,6 +211,7 @@ start:
 
 ; run: FLAGS := DX, call the test at [DI + T_CODE], DX := FLAGS afterwards.
 ; The test's result is in AX.
+; ANCHOR: run
 run:
         push dx
         popf                        ; the flags before
@@ -218,15 +219,18 @@ run:
         pushf
         pop dx                      ; the flags after
         ret
+; ANCHOR_END: run
 
 ; -----------------------------------------------------------------------------
 ; The instructions under test.  Each sets its inputs with MOV (no flag
 ; changes), runs one instruction, and returns with the result in AX.
 ; -----------------------------------------------------------------------------
+; ANCHOR: t_mul
 t_mul:  mov ax, 0x0080
         mov bl, 0x02
         mul bl                      ; AX = AL * BL = 0100h: CF = OF = 1
         ret
+; ANCHOR_END: t_mul
 
 t_imul: mov ax, 0x00FF              ; AL = -1
         mov bl, 0x02
@@ -263,10 +267,12 @@ t_das:  mov ax, 0x0023
         das                         ; decimal 23 - 5 = 18: AL = 18h
         ret
 
+; ANCHOR: t_div
 t_div:  mov ax, 0x0107              ; 263
         mov bl, 0x10
         div bl                      ; AL = 16 = 10h, AH = 7: AX = 0710h
         ret
+; ANCHOR_END: t_div
 
 t_bsf:  mov ax, 0xFFFF
         mov cx, 0x0050
