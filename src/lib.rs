@@ -3,6 +3,7 @@
 //! The command-line program's library: loading programs into a machine, shared by the
 //! `x86lab` binary and the integration tests.
 
+pub mod bench;
 pub mod case_file;
 pub mod cases;
 pub mod fuzz;

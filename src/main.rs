@@ -80,6 +80,31 @@ enum Command {
     /// that `x86lab case --backend both` replays. The same seed gives the same cases, in
     /// any number of jobs or shards.
     Fuzz(FuzzArgs),
+    /// Measure how fast each backend runs the workloads of firmware/workloads/ (alu: integer
+    /// loop; mem: copies and checksums over 1 MiB; call: recursive Fibonacci; string: REP
+    /// MOVSB/STOSQ), in millions of guest instructions per second, each REP iteration
+    /// counted as one.
+    ///
+    /// Both backends run the same program in 64-bit user mode (CPL 3), where KVM runs guest
+    /// code on the processor on every host. Only the run is timed; each figure is the best
+    /// of several runs. The software CPU counts the instructions; for KVM, which does not,
+    /// the count follows from the workload's instructions per iteration.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long, value_enum, default_value = "both")]
+    backend: CaseBackend,
+    /// Only these workloads (alu, mem, call, string); all by default.
+    #[arg(long, num_args = 1..)]
+    workload: Vec<String>,
+    /// Roughly how long one timed run takes, in seconds.
+    #[arg(long, default_value = "1.5")]
+    seconds: f64,
+    /// Timed runs per figure; the fastest counts.
+    #[arg(long, default_value = "3")]
+    repeats: u32,
 }
 
 #[derive(clap::Args)]
@@ -246,6 +271,21 @@ struct RunArgs {
     /// by kind, instructions the host emulated and halts (KVM's binary statistics).
     #[arg(long)]
     stats: bool,
+    /// The privilege level a 64-bit program starts at: 0 (kernel mode) or 3 (user mode,
+    /// with IOPL 3 so that IN and OUT work, every page user-accessible). On KVM without
+    /// VT-x/AMD-V, user-mode code runs on the processor instead of the host's emulator.
+    #[arg(long, default_value_t = 0, value_parser = parse_cpl)]
+    cpl: u8,
+}
+
+fn parse_cpl(s: &str) -> Result<u8, String> {
+    match s {
+        "0" => Ok(0),
+        "3" => Ok(3),
+        _ => Err(format!(
+            "`{s}` is not a privilege level x86lab starts programs at: use 0 or 3"
+        )),
+    }
 }
 
 fn parse_number(s: &str) -> Result<u64, String> {
@@ -288,6 +328,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => fuzz(&args),
         Command::Asm(args) => asm(&args),
         Command::Disasm(args) => disasm(&args),
+        Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -539,6 +580,97 @@ fn fuzz(args: &FuzzArgs) -> Result<u8> {
     Ok(u8::from(summary.mismatches > 0))
 }
 
+fn bench(args: &BenchArgs) -> Result<u8> {
+    use x86lab::bench::{self, Backend as B};
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        bail!("--seconds must be a positive number");
+    }
+    let known: Vec<&str> = x86lab_firmware::WORKLOADS.iter().map(|(n, _)| *n).collect();
+    if let Some(w) = args.workload.iter().find(|w| !known.contains(&w.as_str())) {
+        bail!(
+            "there is no workload `{w}`; the workloads are {}",
+            known.join(", ")
+        );
+    }
+    let backends = match args.backend {
+        CaseBackend::Emulator => vec![B::Emulator],
+        CaseBackend::Kvm => vec![B::Kvm],
+        CaseBackend::Both => vec![B::Emulator, B::Kvm],
+    };
+    if backends.contains(&B::Kvm) {
+        x86lab_kvm::KvmMachine::new(MemoryLayout::default()).context(
+            "KVM is not available here; measure the software CPU alone with --backend emulator",
+        )?;
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "x86lab bench: millions of guest instructions per second (MIPS), best of {} runs of about {} s",
+        args.repeats.max(1),
+        args.seconds
+    );
+    println!("host: {cpu}, {threads} CPUs");
+    if backends.contains(&B::Kvm) {
+        let regime = match x86lab_kvm::Regime::detect() {
+            x86lab_kvm::Regime::HardwareAssisted { technology } => {
+                format!("hardware-assisted ({technology})")
+            }
+            x86lab_kvm::Regime::SoftwareOnly { module } => format!(
+                "no VT-x/AMD-V (module {}); user-mode code still runs on the processor",
+                module.as_deref().unwrap_or("unknown")
+            ),
+        };
+        println!("KVM: {regime}");
+    }
+    println!("both backends run each workload in 64-bit user mode (CPL 3); REP iterations count one each");
+    println!();
+    let mut header = format!("{:<8}", "workload");
+    for b in &backends {
+        header += &format!(" {:>13}", format!("{} MIPS", b.name()));
+    }
+    if backends.len() == 2 {
+        header += &format!(" {:>16}", "emulator vs kvm");
+    }
+    println!("{header}");
+    let names: Vec<String> = if args.workload.is_empty() {
+        known.iter().map(|n| n.to_string()).collect()
+    } else {
+        args.workload.clone()
+    };
+    for name in names {
+        let opts = bench::Options {
+            backends: backends.clone(),
+            workloads: vec![name.clone()],
+            target: Duration::from_secs_f64(args.seconds),
+            repeats: args.repeats,
+        };
+        let ms = bench::measure(&opts, |_| {})?;
+        let mut row = format!("{name:<8}");
+        for m in &ms {
+            row += &format!(" {:>13.1}", m.mips());
+        }
+        if let [e, k] = &ms[..] {
+            let ratio = e.mips() / k.mips();
+            let shown = if ratio >= 1.0 {
+                format!("{ratio:.2}x")
+            } else {
+                format!("1/{:.0}", 1.0 / ratio)
+            };
+            row += &format!(" {shown:>16}");
+        }
+        println!("{row}");
+    }
+    Ok(0)
+}
+
 fn kvm_info() -> Result<u8> {
     let info = x86lab_kvm::KvmInfo::probe()?;
     print!("{info}");
@@ -601,12 +733,16 @@ fn run(args: &RunArgs) -> Result<u8> {
             })
             .or(asm_mode),
         load: args.load.or(asm_load),
+        user: args.cpl == 3,
     };
     match args.boot {
         Boot::Direct => load::load(machine.as_mut(), &image, &opts),
         Boot::Firmware => {
             if image.starts_with(b"\x7fELF") {
                 bail!("--boot firmware takes a flat binary or an assembly source, not an ELF file");
+            }
+            if args.cpl == 3 {
+                bail!("--boot firmware starts programs at CPL 0; use --boot direct for --cpl 3");
             }
             if args.load.is_some() {
                 bail!("--boot firmware places the program itself (7C00h in real mode, 100000h otherwise); drop --load");

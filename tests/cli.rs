@@ -248,3 +248,46 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 fn libc_sigpipe() -> i32 {
     13
 }
+
+#[test]
+fn hlt_in_user_mode_faults() {
+    // `--cpl 3` really starts at CPL 3: HLT is privileged (SDM Vol. 2, HLT: #GP(0) if the
+    // CPL is not 0), and with no IDT the #GP ends in a triple fault (exit status 125).
+    let p = write_program("hlt64.bin", &[0xf4]);
+    let user = x86lab(&["run", "--mode", "long", "--cpl", "3", p.to_str().unwrap()]);
+    assert_eq!(user.status.code(), Some(125), "stderr: {}", stderr(&user));
+    let kernel = x86lab(&["run", "--mode", "long", p.to_str().unwrap()]);
+    assert_eq!(kernel.status.code(), Some(0), "stderr: {}", stderr(&kernel));
+    let real = x86lab(&["run", "--cpl", "3", p.to_str().unwrap()]);
+    assert_one_line_error(&real, "64-bit programs only");
+}
+
+#[test]
+fn bench_measures_the_workloads() {
+    // A short run on the software CPU: a header, then one row per workload asked for, each
+    // a positive number of MIPS.
+    let o = x86lab(&[
+        "bench",
+        "--backend",
+        "emulator",
+        "--workload",
+        "alu",
+        "call",
+        "--seconds",
+        "0.05",
+        "--repeats",
+        "1",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    for w in ["alu", "call"] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(w))
+            .unwrap_or_else(|| panic!("no row for {w}: {out}"));
+        let mips: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(mips > 0.0, "{row}");
+    }
+    let bad = x86lab(&["bench", "--workload", "fib"]);
+    assert_one_line_error(&bad, "there is no workload `fib`");
+}

@@ -155,8 +155,13 @@ fn workloads_print_the_same_on_both_backends_and_boots() {
             args.extend(["-D", d]);
         }
         let mut outs = Vec::new();
-        for boot in ["direct", "firmware"] {
-            let mut a = vec!["--boot", boot];
+        // Booted directly, through the firmware, and directly in user mode (CPL 3, as
+        // `x86lab bench` runs them).
+        for boot in ["direct", "firmware", "user"] {
+            let mut a = match boot {
+                "user" => vec!["--cpl", "3"],
+                _ => vec!["--boot", boot],
+            };
             a.extend(&args);
             let (code, out, err) = run(f, "emulator", &a);
             assert_eq!(
@@ -181,5 +186,21 @@ fn workloads_print_the_same_on_both_backends_and_boots() {
         if f.file_stem().unwrap() == "call" {
             assert_eq!(outs[0].trim(), format!("{:016x}", 3 * 144));
         }
+        // The copy built into x86lab (for `x86lab bench`) is this file.
+        let name = f.file_stem().unwrap().to_str().unwrap();
+        let defines: Vec<(String, String)> = defines
+            .iter()
+            .map(|d| {
+                let (n, v) = d.split_once('=').unwrap();
+                (n.to_string(), v.to_string())
+            })
+            .collect();
+        let built_in = x86lab_firmware::assemble_workload(name, &defines).unwrap();
+        let opts = x86lab_firmware::asm::Options {
+            include: Vec::new(),
+            defines,
+        };
+        let file = x86lab_firmware::asm::assemble_file(f, &opts).unwrap();
+        assert_eq!(built_in.bytes, file.bytes, "{name}");
     }
 }

@@ -82,3 +82,38 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../lessons/12-undefined-flags.asm"),
     ),
 ];
+
+/// The workloads (firmware/workloads/): name and source. Each is a 64-bit program at
+/// 100000h that takes its counts as `-D` defines and ends through the exit port; see
+/// [`assemble_workload`].
+pub const WORKLOADS: &[(&str, &str)] = &[
+    ("alu", include_str!("../workloads/alu.asm")),
+    ("mem", include_str!("../workloads/mem.asm")),
+    ("call", include_str!("../workloads/call.asm")),
+    ("string", include_str!("../workloads/string.asm")),
+];
+
+/// The routine every workload includes (`%include "hex64.inc"`).
+const WORKLOAD_INCLUDE: &str = include_str!("../workloads/hex64.inc");
+
+/// Assembles the workload `name` of [`WORKLOADS`] with `defines` (`ITERATIONS`, `SIZE`,
+/// `N`), from the sources built into x86lab, so it needs no checkout of the repository.
+pub fn assemble_workload(
+    name: &str,
+    defines: &[(String, String)],
+) -> Result<asm::Assembly, String> {
+    let (_, source) = WORKLOADS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        let names: Vec<&str> = WORKLOADS.iter().map(|(n, _)| *n).collect();
+        format!(
+            "no workload `{name}`; the workloads are {}",
+            names.join(", ")
+        )
+    })?;
+    // The one %include, spliced in: the built-in sources have no directory to search.
+    let text = source.replace("%include \"hex64.inc\"", WORKLOAD_INCLUDE);
+    let opts = asm::Options {
+        include: Vec::new(),
+        defines: defines.to_vec(),
+    };
+    asm::assemble_source(&text, format!("{name}.asm").as_ref(), &opts).map_err(|e| e.to_string())
+}

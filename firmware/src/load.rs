@@ -39,6 +39,10 @@ pub struct LoadOptions {
     pub mode: Option<Mode>,
     /// The load address of a flat binary.
     pub load: Option<u64>,
+    /// Long mode only: start at CPL 3 (user mode) with IOPL 3, so that IN and OUT still
+    /// reach the devices, and every page user-accessible. On KVM without VT-x/AMD-V this is
+    /// the code that runs on the processor rather than in the host kernel's emulator.
+    pub user: bool,
 }
 
 /// What was loaded, for messages.
@@ -57,6 +61,9 @@ pub fn boot_area(ram_size: u64) -> (u64, u64) {
 pub const CODE64_SELECTOR: u16 = 0x08;
 pub const DATA_SELECTOR: u16 = 0x10;
 pub const CODE32_SELECTOR: u16 = 0x18;
+/// User-mode (DPL 3) descriptors, in the GDT of programs loaded with `user`.
+pub const USER_DATA_SELECTOR: u16 = 0x20;
+pub const USER_CODE64_SELECTOR: u16 = 0x28;
 /// Where the GDT sits in the boot area.
 const GDT_OFFSET: u64 = 0x6000;
 
@@ -68,7 +75,7 @@ pub fn load(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Loa
                 "--load applies to flat binaries only; an ELF file is placed at its own addresses"
             );
         }
-        load_elf(m, image, opts.mode)
+        load_elf(m, image, opts)
     } else {
         load_flat(m, image, opts)
     }
@@ -140,6 +147,9 @@ fn load_flat(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Lo
                 image.len()
             )
         })?;
+    if mode != Mode::Long {
+        refuse_user(opts, "a real-mode or protected-mode program")?;
+    }
     let state = match mode {
         Mode::Real => {
             if end > 0x10_0000 {
@@ -161,7 +171,7 @@ fn load_flat(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Lo
         }
         Mode::Long => {
             check_outside_boot_area(ram, addr, end)?;
-            long_state(m, addr)?
+            long_state(m, addr, opts.user)?
         }
     };
     m.memory_mut().load(addr, image)?;
@@ -183,7 +193,8 @@ fn check_outside_boot_area(ram: u64, start: u64, end: u64) -> Result<()> {
     Ok(())
 }
 
-fn load_elf(m: &mut dyn Machine, image: &[u8], mode: Option<Mode>) -> Result<Loaded> {
+fn load_elf(m: &mut dyn Machine, image: &[u8], opts: &LoadOptions) -> Result<Loaded> {
+    let mode = opts.mode;
     let elf = Elf::parse(image).context("not a valid ELF file")?;
     let (want_machine, elf_mode, kind) = if elf.is_64 {
         (header::EM_X86_64, Mode::Long, "ELF64")
@@ -259,8 +270,11 @@ fn load_elf(m: &mut dyn Machine, image: &[u8], mode: Option<Mode>) -> Result<Loa
     }
     let entry = elf.entry;
     let state = match elf_mode {
-        Mode::Long => long_state(m, entry)?,
-        _ => protected_state(m, entry)?,
+        Mode::Long => long_state(m, entry, opts.user)?,
+        _ => {
+            refuse_user(opts, "this ELF32 file")?;
+            protected_state(m, entry)?
+        }
     };
     for (paddr, file, memsz) in segments {
         let mem = m.memory_mut();
@@ -283,8 +297,15 @@ pub fn boot_state(m: &mut dyn Machine, mode: Mode, entry: u64) -> Result<CpuStat
     match mode {
         Mode::Real => Ok(CpuState::real_mode(0, entry as u16)),
         Mode::Protected => protected_state(m, entry),
-        Mode::Long => long_state(m, entry),
+        Mode::Long => long_state(m, entry, false),
     }
+}
+
+fn refuse_user(opts: &LoadOptions, what: &str) -> Result<()> {
+    if opts.user {
+        bail!("user mode (CPL 3) is offered for 64-bit programs only, and {what} is not one");
+    }
+    Ok(())
 }
 
 /// Packs a code or data descriptor (or a system descriptor's low half).
@@ -301,19 +322,25 @@ const CODE64: u16 = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED |
 const CODE32: u16 = attr::P | attr::S | attr::CODE | attr::RW | attr::ACCESSED | attr::DB | attr::G;
 const DATA: u16 = attr::P | attr::S | attr::RW | attr::ACCESSED | attr::DB | attr::G;
 
-/// The GDT every protected or long-mode program gets.
-fn gdt() -> [u64; 4] {
-    [
+/// The GDT every protected or long-mode program gets; with `user`, also DPL 3 data and
+/// 64-bit code descriptors.
+fn gdt(user: bool) -> Vec<u64> {
+    let mut table = vec![
         0,
         descriptor(0, 0xfffff, CODE64),
         descriptor(0, 0xfffff, DATA),
         descriptor(0, 0xfffff, CODE32),
-    ]
+    ];
+    if user {
+        table.push(descriptor(0, 0xfffff, DATA | attr::DPL));
+        table.push(descriptor(0, 0xfffff, CODE64 | attr::DPL));
+    }
+    table
 }
 
 /// Writes the GDT at `at` and returns GDTR.
-fn write_gdt(m: &mut dyn Machine, at: u64) -> Result<DescriptorTable> {
-    let table = gdt();
+fn write_gdt(m: &mut dyn Machine, at: u64, user: bool) -> Result<DescriptorTable> {
+    let table = gdt(user);
     let bytes: Vec<u8> = table.iter().flat_map(|d| d.to_le_bytes()).collect();
     m.memory_mut().load(at, &bytes)?;
     Ok(DescriptorTable {
@@ -327,7 +354,7 @@ fn write_gdt(m: &mut dyn Machine, at: u64) -> Result<DescriptorTable> {
 fn protected_state(m: &mut dyn Machine, entry: u64) -> Result<CpuState> {
     let (area, _) = boot_area(m.memory().layout().ram_size);
     let mut s = CpuState::real_mode(0, 0);
-    s.gdtr = write_gdt(m, area + GDT_OFFSET)?;
+    s.gdtr = write_gdt(m, area + GDT_OFFSET, false)?;
     s.cr0 = ctl::CR0_PE | ctl::CR0_ET | ctl::CR0_NE;
     s.cs = Segment::flat(CODE32_SELECTOR, CODE32);
     let data = Segment::flat(DATA_SELECTOR, DATA);
@@ -337,38 +364,52 @@ fn protected_state(m: &mut dyn Machine, entry: u64) -> Result<CpuState> {
     Ok(s)
 }
 
-/// 64-bit mode at CPL 0 with the low 4 GiB identity-mapped, page tables and GDT in the
-/// boot area.
-fn long_state(m: &mut dyn Machine, entry: u64) -> Result<CpuState> {
+/// 64-bit mode at CPL 0 (or, with `user`, CPL 3 and IOPL 3) with the low 4 GiB
+/// identity-mapped, page tables and GDT in the boot area.
+fn long_state(m: &mut dyn Machine, entry: u64, user: bool) -> Result<CpuState> {
     let ram = m.memory().layout().ram_size;
     let (area, _) = boot_area(ram);
     let pml4 = area;
     let pdpt = area + 0x1000;
     let pd = area + 0x2000; // four page directories, one per GiB
     let gdt_at = area + GDT_OFFSET;
-    const PRESENT_RW: u64 = 0x3;
     const LARGE: u64 = 0x80;
+    // Present, writable, and with `user` accessible at CPL 3 (U/S must be set at every level).
+    let present_rw: u64 = if user { 0x7 } else { 0x3 };
     let mem = m.memory_mut();
-    mem.load(pml4, &(pdpt | PRESENT_RW).to_le_bytes())?;
+    mem.load(pml4, &(pdpt | present_rw).to_le_bytes())?;
     for g in 0..4u64 {
         mem.load(
             pdpt + g * 8,
-            &((pd + g * 0x1000) | PRESENT_RW).to_le_bytes(),
+            &((pd + g * 0x1000) | present_rw).to_le_bytes(),
         )?;
         let entries: Vec<u8> = (0..512u64)
-            .flat_map(|i| (((g << 30) | (i << 21)) | PRESENT_RW | LARGE).to_le_bytes())
+            .flat_map(|i| (((g << 30) | (i << 21)) | present_rw | LARGE).to_le_bytes())
             .collect();
         mem.load(pd + g * 0x1000, &entries)?;
     }
-    let gdtr = write_gdt(m, gdt_at)?;
+    let gdtr = write_gdt(m, gdt_at, user)?;
     let mut s = CpuState::real_mode(0, 0);
     s.cr0 = ctl::CR0_PE | ctl::CR0_ET | ctl::CR0_NE | ctl::CR0_WP | ctl::CR0_PG;
     s.cr3 = pml4;
     s.cr4 = ctl::CR4_PAE;
     s.efer = ctl::EFER_LME | ctl::EFER_LMA;
-    s.cs = Segment::flat(CODE64_SELECTOR, CODE64);
-    let data = Segment::flat(DATA_SELECTOR, DATA);
+    let (cs, data) = if user {
+        (
+            Segment::flat(USER_CODE64_SELECTOR | 3, CODE64 | attr::DPL),
+            Segment::flat(USER_DATA_SELECTOR | 3, DATA | attr::DPL),
+        )
+    } else {
+        (
+            Segment::flat(CODE64_SELECTOR, CODE64),
+            Segment::flat(DATA_SELECTOR, DATA),
+        )
+    };
+    s.cs = cs;
     (s.ds, s.es, s.ss, s.fs, s.gs) = (data, data, data, data, data);
+    if user {
+        s.rflags |= 3 << 12; // IOPL 3: IN, OUT, CLI and STI allowed at CPL 3
+    }
     s.gdtr = gdtr;
     s.idtr = DescriptorTable { base: 0, limit: 0 };
     s.rip = entry;
