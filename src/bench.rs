@@ -181,10 +181,17 @@ pub fn measure(opts: &Options, mut progress: impl FnMut(&Measurement)) -> Result
             let rate = match backend {
                 Backend::Emulator => emulator_rate,
                 Backend::Kvm => {
-                    let n = iterations_for(s, emulator_rate, opts.target / 10);
-                    let mut m = prepared(name, n, backend)?;
-                    let (took, _) = timed_run(m.as_mut(), name)?;
-                    s.instructions(n) as f64 / took.as_secs_f64().max(1e-6)
+                    // Grow the run until it lasts a tenth of the target: a short one would
+                    // mostly measure entering the VM.
+                    let mut n = iterations_for(s, emulator_rate, opts.target / 10);
+                    loop {
+                        let mut m = prepared(name, n, backend)?;
+                        let (took, _) = timed_run(m.as_mut(), name)?;
+                        if took >= opts.target / 10 || n > u64::MAX / 1024 {
+                            break s.instructions(n) as f64 / took.as_secs_f64().max(1e-6);
+                        }
+                        n *= 4;
+                    }
                 }
             };
             let iterations = iterations_for(s, rate, opts.target);
