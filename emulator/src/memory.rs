@@ -80,6 +80,11 @@ pub struct GuestMemory {
     rom: Span,
     /// While on: each guest write's address and the bytes it replaced (see [`Self::journal`]).
     journal: Option<Vec<(u64, Vec<u8>)>>,
+    /// Per 4 KiB page of RAM, a counter every write into the page moves on; with `epoch`,
+    /// which every other change moves on (loading, clearing), it tells a cache of what memory
+    /// held (the software CPU's decoded instructions) whether it still holds it.
+    page_writes: Vec<u64>,
+    epoch: u64,
 }
 
 // SAFETY: the raw pointers in `ram` and `rom` point into mappings owned by `mmap`, which is
@@ -117,6 +122,8 @@ impl GuestMemory {
             ram,
             rom,
             journal: None,
+            page_writes: vec![0; (layout.ram_size / 4096) as usize],
+            epoch: 0,
         })
     }
 
@@ -171,19 +178,34 @@ impl GuestMemory {
             }
         }
         if let Some((p, rom)) = self.host(addr, data.len() as u64) {
-            if !rom {
+            if !rom && !data.is_empty() {
                 // SAFETY: `host` checked the span is inside the RAM mapping, which we own
                 // mutably through `&mut self`.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+                let last = addr + data.len() as u64 - 1;
+                for page in addr >> 12..=last >> 12 {
+                    self.page_writes[page as usize] += 1;
+                }
             }
             return;
         }
         for (i, &b) in data.iter().enumerate() {
-            if let Some((p, false)) = self.host(addr.wrapping_add(i as u64), 1) {
+            let a = addr.wrapping_add(i as u64);
+            if let Some((p, false)) = self.host(a, 1) {
                 // SAFETY: as above, for one byte of RAM.
                 unsafe { p.write(b) };
+                let page = (a >> 12) as usize;
+                self.page_writes[page] += 1;
             }
         }
+    }
+
+    /// What identifies the contents of the page holding `addr` (RAM or ROM) until they
+    /// change: equal versions mean equal bytes.
+    #[inline]
+    pub fn version(&self, addr: u64) -> (u64, u64) {
+        let page = (addr >> 12) as usize;
+        (self.epoch, self.page_writes.get(page).copied().unwrap_or(0))
     }
 
     /// Starts recording guest writes (what [`Self::write`] replaces), for stepping back.
@@ -222,6 +244,7 @@ impl GuestMemory {
             Some((p, _)) => {
                 // SAFETY: `host` checked the span lies inside one mapping we own mutably.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+                self.epoch += 1;
                 Ok(())
             }
             None if data.is_empty() => Ok(()),
@@ -257,6 +280,7 @@ impl GuestMemory {
     pub fn clear_ram(&mut self) {
         // SAFETY: the RAM span is exactly the RAM mapping, owned mutably through `&mut self`.
         unsafe { std::ptr::write_bytes(self.ram.host, 0, self.ram.len as usize) };
+        self.epoch += 1;
     }
 
     /// Checks that the regions are still the ones vm-memory reports (used by tests).

@@ -138,6 +138,44 @@ pub struct Cpu {
     deferred_db: u64,
     /// Exceptions stop the CPU before delivery ([`Event::Intercepted`]).
     intercept_exceptions: bool,
+    /// Instructions decoded before, by physical address (see [`Decoded`]).
+    decoded: Box<[Decoded]>,
+}
+
+/// How many decoded instructions the CPU keeps (a power of two).
+const DECODED: usize = 4096;
+
+/// An instruction decoded before: the same bytes (the memory's version of their page has
+/// not moved), at the same RIP, in the same code size decode to the same instruction.
+/// Instructions that cross a page are not kept.
+#[derive(Clone, Copy)]
+struct Decoded {
+    /// Physical address of the first byte; `u64::MAX` when the slot is empty.
+    phys: u64,
+    ip: u64,
+    bits: u32,
+    version: (u64, u64),
+    asz: u32,
+    pause_xchg_size: u32,
+    instruction: Instruction,
+}
+
+impl Decoded {
+    fn empty() -> Decoded {
+        Decoded {
+            phys: u64::MAX,
+            ip: 0,
+            bits: 0,
+            version: (0, 0),
+            asz: 0,
+            pause_xchg_size: 0,
+            instruction: Instruction::default(),
+        }
+    }
+
+    fn slot(phys: u64) -> usize {
+        (phys ^ (phys >> 12)) as usize & (DECODED - 1)
+    }
 }
 
 /// What the software CPU carries between instructions besides [`CpuState`]: whether it is
@@ -200,6 +238,7 @@ impl Cpu {
             ss_shadow: false,
             deferred_db: 0,
             intercept_exceptions: false,
+            decoded: vec![Decoded::empty(); DECODED].into_boxed_slice(),
         })
     }
 
@@ -235,11 +274,21 @@ impl Cpu {
         self.bits = self.code_bits();
         self.ip = self.s.rip;
         let lin = self.code_linear(self.ip)?;
+        let phys = self.translate(lin, mmu::Access::Execute)?;
+        let version = self.mem.version(phys);
+        let slot = Decoded::slot(phys);
+        let d = &self.decoded[slot];
+        if d.phys == phys && d.ip == self.ip && d.bits == self.bits && d.version == version {
+            self.i = d.instruction;
+            self.asz = d.asz;
+            self.pause_xchg_size = d.pause_xchg_size;
+            return Ok(());
+        }
         // Fetch what the first page holds; cross into the next page only if the
         // instruction really continues there (so a fault on it is only raised then).
         let first = (0x1000 - (lin & 0xfff)).min(15) as usize;
         let mut buf = [0u8; 15];
-        self.fetch_bytes(lin, &mut buf[..first])?;
+        self.mem.read(phys, &mut buf[..first]);
         let mut avail = first;
         loop {
             let mut d = Decoder::with_ip(self.bits, &buf[..avail], self.ip, DecoderOptions::NONE);
@@ -280,6 +329,17 @@ impl Cpu {
                     4
                 };
             }
+        }
+        if self.i.len() <= first {
+            self.decoded[slot] = Decoded {
+                phys,
+                ip: self.ip,
+                bits: self.bits,
+                version,
+                asz: self.asz,
+                pause_xchg_size: self.pause_xchg_size,
+                instruction: self.i,
+            };
         }
         Ok(())
     }

@@ -1,0 +1,77 @@
+//! Self-modifying code: an instruction rewritten in memory runs as rewritten the next time
+//! it is fetched (SDM Vol. 3A, 11.6 "Self-Modifying Code"), whatever the software CPU
+//! remembers of its earlier decoding. The processor is the other side: the same programs
+//! run on KVM (64-bit user mode runs on the processor even without VT-x/AMD-V).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn run(source: &str, name: &str, backend: &str, extra: &[&str]) -> String {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&p, source).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(["run", "--backend", backend])
+        .args(extra)
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{name} on {backend}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A loop that rewrites the immediate of its own `mov al, imm8` (A, then B, then C) and,
+/// once, the opcode of the instruction after the output, from a 3-byte NOP... to an INC.
+const LOOP64: &str = "
+        bits 64
+        org 0x100000
+        mov ecx, 3
+again:
+patch:  mov al, 'A'                 ; B0 41: the immediate is rewritten each time
+        out 0xe9, al
+        inc byte [rel patch + 1]
+        dec ecx
+        jnz again
+        mov byte [rel two], 0xff    ; 90 90 -> FF C3 = inc ebx
+        mov byte [rel two + 1], 0xc3
+        xor ebx, ebx
+two:    nop
+        nop
+        lea eax, [rbx + '0']        ; '1' once the NOPs became INC EBX
+        out 0xe9, al
+        xor eax, eax
+        out 0xf4, al
+";
+
+#[test]
+fn rewritten_instructions_run_as_rewritten_in_64_bit_user_mode() {
+    let emulator = run(LOOP64, "smc64.asm", "emulator", &["--cpl", "3"]);
+    assert_eq!(emulator, "ABC1");
+    if common::kvm_usable("self-modifying code on KVM") {
+        assert_eq!(run(LOOP64, "smc64.asm", "kvm", &["--cpl", "3"]), emulator);
+    }
+}
+
+#[test]
+fn rewritten_instructions_run_as_rewritten_in_real_mode() {
+    // The same in a boot sector: the cache of decoded instructions works in every mode.
+    let source = "
+        bits 16
+        org 0x7c00
+        mov cx, 3
+again:
+patch:  mov al, 'A'
+        out 0xe9, al
+        inc byte [patch + 1]
+        loop again
+        cli
+        hlt
+";
+    assert_eq!(run(source, "smc16.asm", "emulator", &[]), "ABC");
+}
