@@ -276,6 +276,11 @@ struct RunArgs {
     /// VT-x/AMD-V, user-mode code runs on the processor instead of the host's emulator.
     #[arg(long, default_value_t = 0, value_parser = parse_cpl)]
     cpl: u8,
+    /// Run every instruction on the software CPU's general path, the one single-stepping
+    /// takes, instead of its fast path for common instructions: the same results, slower
+    /// (for comparing the two; `--stats` counts the fast path's instructions).
+    #[arg(long)]
+    general_path: bool,
 }
 
 fn parse_cpl(s: &str) -> Result<u8, String> {
@@ -719,8 +724,15 @@ fn run(args: &RunArgs) -> Result<u8> {
     if args.backend == Backend::Kvm && args.max_instructions.is_some() {
         bail!("--max-instructions works only with --backend emulator: KVM does not count the instructions a guest runs (use --timeout)");
     }
+    if args.backend == Backend::Kvm && args.general_path {
+        bail!("--general-path chooses how the software CPU executes; it means nothing with --backend kvm");
+    }
     let mut machine: Box<dyn Machine> = match args.backend {
-        Backend::Emulator => Box::new(Cpu::new(layout)?),
+        Backend::Emulator => {
+            let mut cpu = Cpu::new(layout)?;
+            cpu.set_fast_path(!args.general_path);
+            Box::new(cpu)
+        }
         Backend::Kvm => Box::new(x86lab_kvm::KvmMachine::new(layout)?),
     };
     let opts = LoadOptions {

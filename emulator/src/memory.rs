@@ -208,6 +208,32 @@ impl GuestMemory {
         (self.epoch, self.page_writes.get(page).copied().unwrap_or(0))
     }
 
+    /// The host address of the 4 KiB RAM page at `page` (page-aligned), or null when the page
+    /// is not RAM. The software CPU's TLB keeps it to read and write without a lookup; such
+    /// writes must be followed by [`Self::note_write`], and are allowed only while no
+    /// journal is kept.
+    pub(crate) fn ram_page(&self, page: u64) -> *mut u8 {
+        match self.host(page, 4096) {
+            Some((p, false)) => p,
+            _ => std::ptr::null_mut(),
+        }
+    }
+
+    /// Counts a write the software CPU made through [`Self::ram_page`] into the page
+    /// holding `addr`.
+    #[inline(always)]
+    pub(crate) fn note_write(&mut self, addr: u64) {
+        if let Some(w) = self.page_writes.get_mut((addr >> 12) as usize) {
+            *w += 1;
+        }
+    }
+
+    /// Whether guest writes are being recorded ([`Self::start_journal`]).
+    #[inline]
+    pub fn journaling(&self) -> bool {
+        self.journal.is_some()
+    }
+
     /// Starts recording guest writes (what [`Self::write`] replaces), for stepping back.
     pub fn start_journal(&mut self) {
         self.journal = Some(Vec::new());

@@ -20,6 +20,30 @@ pub(crate) enum AluOp {
     Test,
 }
 
+impl AluOp {
+    /// Whether the instruction writes its destination (CMP and TEST only set flags).
+    #[inline]
+    pub(crate) fn writes(self) -> bool {
+        !matches!(self, AluOp::Cmp | AluOp::Test)
+    }
+}
+
+/// Result and status flags of a two-operand ALU instruction on `a` (the destination) and
+/// `b`, with the carry flag `cf` (ADC and SBB read it). Shared by the general path and the
+/// fast path, so that both compute the same bits.
+#[inline]
+pub(crate) fn alu_calc(op: AluOp, a: u64, b: u64, cf: bool, size: u32) -> (u64, u64) {
+    match op {
+        AluOp::Add => flags::add(a, b, false, size),
+        AluOp::Adc => flags::add(a, b, cf, size),
+        AluOp::Sub | AluOp::Cmp => flags::sub(a, b, false, size),
+        AluOp::Sbb => flags::sub(a, b, cf, size),
+        AluOp::And | AluOp::Test => ((a & b) & mask(size), flags::logic(a & b, size)),
+        AluOp::Or => ((a | b) & mask(size), flags::logic(a | b, size)),
+        AluOp::Xor => ((a ^ b) & mask(size), flags::logic(a ^ b, size)),
+    }
+}
+
 impl Cpu {
     /// Replaces the six status flags.
     #[inline]
@@ -48,16 +72,8 @@ impl Cpu {
             self.read_rmw(dst, size)?
         };
         let b = self.read_op(1, size)?;
-        let (r, f) = match op {
-            AluOp::Add => flags::add(a, b, false, size),
-            AluOp::Adc => flags::add(a, b, self.cf(), size),
-            AluOp::Sub | AluOp::Cmp => flags::sub(a, b, false, size),
-            AluOp::Sbb => flags::sub(a, b, self.cf(), size),
-            AluOp::And | AluOp::Test => self.logic_result(a & b, size),
-            AluOp::Or => self.logic_result(a | b, size),
-            AluOp::Xor => self.logic_result(a ^ b, size),
-        };
-        if !matches!(op, AluOp::Cmp | AluOp::Test) {
+        let (r, f) = alu_calc(op, a, b, self.cf(), size);
+        if op.writes() {
             self.write_loc(dst, size, r)?;
         }
         self.set_status(f);

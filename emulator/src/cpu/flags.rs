@@ -36,11 +36,11 @@ pub(crate) fn sign_bit(size: u32) -> u64 {
 /// PF: set when the low byte of the result has an even number of one bits.
 #[inline]
 pub(crate) fn parity(r: u64) -> u64 {
-    if (r as u8).count_ones() % 2 == 0 {
-        PF
-    } else {
-        0
-    }
+    // Fold the byte to a nibble (same parity), then look the nibble up in a 16-bit table
+    // whose bit n is set when n has an even number of one bits.
+    let b = r as u8;
+    let n = (b ^ (b >> 4)) & 0xf;
+    ((0x9669u64 >> n) & 1) * PF
 }
 
 /// SF, ZF and PF of a result of `size` bytes.

@@ -1,4 +1,5 @@
-//! Logic: AND OR XOR TEST (through the shared ALU form in `arith`), NOT, ANDN.
+//! Logic: AND OR XOR TEST (through the shared ALU form in `arith`, whose flags are CF = OF =
+//! 0 with AF, undefined, cleared), NOT, ANDN.
 
 use super::flags;
 use super::operand::mask;
@@ -6,11 +7,6 @@ use super::{Cpu, X};
 use crate::state::flags::{SF, STATUS, ZF};
 
 impl Cpu {
-    /// Result and flags of AND, OR, XOR and TEST: CF = OF = 0; AF (undefined) cleared.
-    pub(crate) fn logic_result(&self, r: u64, size: u32) -> (u64, u64) {
-        (r & mask(size), flags::logic(r, size))
-    }
-
     /// NOT: no flags change.
     pub(crate) fn not(&mut self) -> X {
         let size = self.op_size(0);

@@ -41,30 +41,51 @@ pub(crate) enum Access {
     Execute,
 }
 
-const TLB_SIZE: usize = 256;
+/// Entries of the TLB: 1024 pages, 4 MiB of linear addresses (two 1 MiB buffers a page
+/// apart in the slots, as the workloads' source and destination are, do not evict each other).
+const TLB_SIZE: usize = 1024;
 const TLB_VALID: u64 = 1;
 /// The entry maps a global page (G = 1 with CR4.PGE): a CR3 load keeps it.
 const TLB_GLOBAL: u64 = 2;
 
 /// Page permissions cached in a TLB entry.
-const P_WRITE: u8 = 1;
-const P_USER: u8 = 2;
-const P_EXEC: u8 = 4;
-const P_DIRTY: u8 = 8;
+pub(crate) const P_WRITE: u8 = 1;
+pub(crate) const P_USER: u8 = 2;
+pub(crate) const P_EXEC: u8 = 4;
+pub(crate) const P_DIRTY: u8 = 8;
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct TlbEntry {
     /// Linear page number << 12 | TLB_VALID.
     tag: u64,
     /// Physical address of the page.
     phys: u64,
+    /// The host address of the page when it is all RAM (else null): the fast path reads
+    /// and writes through it.
+    host: *mut u8,
     perm: u8,
+}
+
+impl Default for TlbEntry {
+    fn default() -> Self {
+        TlbEntry {
+            tag: 0,
+            phys: 0,
+            host: std::ptr::null_mut(),
+            perm: 0,
+        }
+    }
 }
 
 /// A direct-mapped cache of page walks.
 pub(crate) struct Tlb {
     entries: Box<[TlbEntry; TLB_SIZE]>,
 }
+
+// SAFETY: the host addresses in the entries point into the mappings of the guest memory of
+// the same `Cpu`, which owns both and moves them to another thread together; they are
+// flushed whenever that memory is handed out mutably (`Machine::memory_mut`).
+unsafe impl Send for Tlb {}
 
 impl Default for Tlb {
     fn default() -> Self {
@@ -86,6 +107,21 @@ impl Tlb {
             if e.tag & TLB_GLOBAL == 0 {
                 *e = TlbEntry::default();
             }
+        }
+    }
+
+    /// The physical page and host address of the RAM page holding `lin`, if the TLB holds
+    /// its translation with every permission bit of `need` (`P_*`), without walking.
+    #[inline(always)]
+    pub fn hit(&self, lin: u64, need: u8) -> Option<(u64, *mut u8)> {
+        let e = &self.entries[((lin >> 12) as usize) % TLB_SIZE];
+        if e.tag & !TLB_GLOBAL == (lin & !0xfff) | TLB_VALID
+            && e.perm & need == need
+            && !e.host.is_null()
+        {
+            Some((e.phys, e.host))
+        } else {
+            None
         }
     }
 
@@ -112,7 +148,7 @@ const ADDR_MASK: u64 = ((1 << MAXPHYADDR) - 1) & !0xfff;
 /// Entry bits 51:MAXPHYADDR, reserved.
 const PHYS_RESERVED: u64 = ((1 << 52) - 1) & !((1 << MAXPHYADDR) - 1);
 
-fn canonical(a: u64) -> bool {
+pub(crate) fn canonical(a: u64) -> bool {
     ((a as i64) << 16 >> 16) as u64 == a
 }
 
@@ -196,6 +232,7 @@ impl Cpu {
         self.tlb.entries[slot] = TlbEntry {
             tag: (lin & !0xfff) | TLB_VALID | if global { TLB_GLOBAL } else { 0 },
             phys,
+            host: self.mem.ram_page(phys),
             perm,
         };
         Ok(phys | (lin & 0xfff))

@@ -27,6 +27,7 @@ mod data;
 mod debug;
 mod exception;
 mod execute;
+mod fast;
 pub(crate) mod flags;
 mod logic;
 mod mmu;
@@ -140,6 +141,10 @@ pub struct Cpu {
     intercept_exceptions: bool,
     /// Instructions decoded before, by physical address (see [`Decoded`]).
     decoded: Box<[Decoded]>,
+    /// Whether [`Machine::run`] may use the fast path (`fast.rs`); on by default.
+    fast_path: bool,
+    /// Instructions retired on the fast path.
+    fast_retired: u64,
 }
 
 /// How many decoded instructions the CPU keeps (a power of two).
@@ -158,6 +163,14 @@ struct Decoded {
     asz: u32,
     pause_xchg_size: u32,
     instruction: Instruction,
+    /// The instruction prepared for the fast path.
+    fast: fast::Op,
+}
+
+/// The slot of the decoded instruction at physical address `phys`.
+#[inline(always)]
+fn decoded_slot(phys: u64) -> usize {
+    (phys ^ (phys >> 12)) as usize & (DECODED - 1)
 }
 
 impl Decoded {
@@ -170,11 +183,8 @@ impl Decoded {
             asz: 0,
             pause_xchg_size: 0,
             instruction: Instruction::default(),
+            fast: fast::Op::GENERIC,
         }
-    }
-
-    fn slot(phys: u64) -> usize {
-        (phys ^ (phys >> 12)) as usize & (DECODED - 1)
     }
 }
 
@@ -239,6 +249,8 @@ impl Cpu {
             deferred_db: 0,
             intercept_exceptions: false,
             decoded: vec![Decoded::empty(); DECODED].into_boxed_slice(),
+            fast_path: true,
+            fast_retired: 0,
         })
     }
 
@@ -247,6 +259,13 @@ impl Cpu {
     /// exception bitmap turns guest exceptions into VM exits. Off by default.
     pub fn set_exception_intercept(&mut self, on: bool) {
         self.intercept_exceptions = on;
+    }
+
+    /// With `false`, [`Machine::run`] executes every instruction on the general path, the
+    /// one [`Machine::step`] takes; the results are the same, only slower (tests compare
+    /// the two).
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
     }
 
     /// The architectural state, by reference.
@@ -276,7 +295,7 @@ impl Cpu {
         let lin = self.code_linear(self.ip)?;
         let phys = self.translate(lin, mmu::Access::Execute)?;
         let version = self.mem.version(phys);
-        let slot = Decoded::slot(phys);
+        let slot = decoded_slot(phys);
         let d = &self.decoded[slot];
         if d.phys == phys && d.ip == self.ip && d.bits == self.bits && d.version == version {
             self.i = d.instruction;
@@ -339,6 +358,7 @@ impl Cpu {
                 asz: self.asz,
                 pause_xchg_size: self.pause_xchg_size,
                 instruction: self.i,
+                fast: fast::compile(&self.i, self.bits, self.asz),
             };
         }
         Ok(())
@@ -581,13 +601,18 @@ impl Machine for Cpu {
     fn run(&mut self, limits: &RunLimits) -> Result<Event, MachineError> {
         let start = Instant::now();
         let mut count: u64 = 0;
+        // The wall-time limit is looked at every few thousand instructions.
+        let mut next_clock = 0x1000;
+        // The fast path stopped at an instruction that needs the general path.
+        let mut general_next = false;
         loop {
             if let Some(max) = limits.max_instructions {
                 if count >= max {
                     return Ok(Event::LimitReached(Limit::Instructions));
                 }
             }
-            if count & 0xfff == 0 && count != 0 {
+            if count >= next_clock {
+                next_clock = count + 0x1000;
                 if let Some(t) = limits.max_time {
                     if start.elapsed() >= t {
                         return Ok(Event::LimitReached(Limit::WallTime));
@@ -600,6 +625,19 @@ impl Machine for Cpu {
                     return Ok(Event::Breakpoint { address: lin });
                 }
             }
+            if !general_next && self.fast_path && self.fast_ready() {
+                let mut budget = next_clock - count;
+                if let Some(max) = limits.max_instructions {
+                    budget = budget.min(max - count);
+                }
+                let (n, bail) = self.fast_run(budget, &limits.breakpoints, count != 0);
+                count += n;
+                general_next = bail;
+                if n != 0 || !bail {
+                    continue;
+                }
+            }
+            general_next = false;
             count += 1;
             match self.step_one() {
                 Event::Stepped => {}
@@ -618,6 +656,9 @@ impl Machine for Cpu {
     }
 
     fn statistics(&mut self) -> Result<Vec<(String, u64)>, MachineError> {
-        Ok(vec![("instructions_retired".to_string(), self.retired)])
+        Ok(vec![
+            ("instructions_retired".to_string(), self.retired),
+            ("fast_path_instructions".to_string(), self.fast_retired),
+        ])
     }
 }

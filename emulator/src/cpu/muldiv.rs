@@ -8,6 +8,21 @@ use crate::machine::Vector;
 use crate::state::flags::{CF, OF};
 use crate::state::reg::{RAX, RDX};
 
+/// The truncated product and the status flags of the two- and three-operand IMUL forms:
+/// CF = OF = whether the signed product does not fit; SF, ZF, PF from the truncated
+/// product, AF cleared. Shared by the general path and the fast path.
+#[inline]
+pub(crate) fn imul_calc(a: u64, b: u64, size: u32) -> (u64, u64) {
+    let signed = |v: u64| i128::from(sext(v, size) as i64);
+    let full = signed(a) * signed(b);
+    let lo = full as u64 & mask(size);
+    let mut f = flags::szp(lo, size);
+    if signed(lo) != full {
+        f |= CF | OF;
+    }
+    (lo, f)
+}
+
 impl Cpu {
     /// The implicit accumulator pair for `size`: (low, high) as (AL, AH) or (rAX, rDX).
     fn acc_pair(&self, size: u32) -> (u64, u64) {
@@ -70,10 +85,9 @@ impl Cpu {
         } else {
             (self.read_op(1, size)?, self.read_op(2, size)?)
         };
-        let full = signed(a) * signed(b);
-        let lo = full as u64 & mask(size);
+        let (lo, f) = imul_calc(a, b, size);
         self.write_op(0, size, lo)?;
-        self.mul_flags(lo, size, signed(lo) != full);
+        self.set_status(f);
         Ok(())
     }
 

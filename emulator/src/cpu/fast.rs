@@ -1,0 +1,1113 @@
+//! The fast path: the instructions programs spend their time in, executed from a form
+//! prepared once, when the instruction was decoded, with memory reached through the host
+//! addresses the TLB keeps.
+//!
+//! [`compile`] turns a decoded 64-bit-mode instruction into an [`Op`] when it is one of the
+//! common forms — the two-operand ALU instructions, MOV, MOVZX/MOVSX, LEA, INC/DEC, shifts
+//! and rotates of a register, IMUL, CMOVcc, SETcc, near JMP/Jcc/CALL/RET, PUSH/POP of a
+//! register, LOOP, the string instructions with or without REP — and into
+//! [`Kind::Generic`] otherwise.
+//!
+//! The fast path executes an `Op` only in the common case. Whenever the instruction needs
+//! more — a memory access that misses the TLB, crosses a page or leaves RAM, a branch to a
+//! non-canonical address — it gives the instruction back *before changing anything*, and
+//! the general path (`Cpu::step_one`) executes it with every check, walk and fault. Results
+//! and flags come from the functions the general path uses (`alu_calc`, `shift_calc`,
+//! `imul_calc`, `flags::*`), so both paths compute the same bits.
+//!
+//! It runs only while an instruction can do nothing besides itself ([`Cpu::fast_ready`]):
+//! 64-bit mode, no single-step trap, no debug breakpoint armed, no MOV SS shadow,
+//! no write journal (stepping back), no alignment checking.
+
+use iced_x86::{Code, Instruction, Mnemonic as M, OpKind, Register};
+
+use super::arith::{alu_calc, AluOp};
+use super::decoded_slot;
+use super::flags;
+use super::mmu::{canonical, Access, P_DIRTY, P_EXEC, P_USER, P_WRITE};
+use super::muldiv::imul_calc;
+use super::operand::{gpr, mask, sext};
+use super::shift::{count_mask, shift_calc, ShiftOp};
+use super::Cpu;
+use crate::state::flags::{AC, CF, DF, RF, STATUS, TF, ZF};
+use crate::state::reg::{RAX, RCX, RDI, RSI, RSP};
+use crate::state::{ctl, CpuMode};
+
+/// What an [`Op`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Not a fast form: the general path executes it.
+    Generic,
+    AluRR,
+    AluRI,
+    AluRM,
+    AluMR,
+    AluMI,
+    IncDecR,
+    IncDecM,
+    MovRR,
+    MovRI,
+    MovRM,
+    MovMR,
+    MovMI,
+    MovxRR,
+    MovxRM,
+    Lea,
+    ShiftRI,
+    ShiftRCl,
+    ImulRR,
+    ImulRM,
+    ImulRRI,
+    ImulRMI,
+    CmovRR,
+    CmovRM,
+    SetccR,
+    Jcc,
+    Jmp,
+    Call,
+    Ret,
+    PushR,
+    PopR,
+    Loop,
+    Nop,
+    Stos,
+    Lods,
+    Movs,
+    Cmps,
+    Scas,
+}
+
+/// No register (for a memory operand's base or index).
+const NO_REG: u8 = 0xff;
+
+/// A memory operand: `disp + base + (index << scale)`, truncated to 32 bits with a 67h
+/// prefix, plus the FS or GS base (the other segments have base 0 in 64-bit mode).
+#[derive(Clone, Copy, Debug)]
+struct Mem {
+    disp: u64,
+    base: u8,
+    index: u8,
+    scale: u8,
+    /// 4 (FS) or 5 (GS), else 0.
+    seg: u8,
+    addr32: bool,
+}
+
+/// An instruction prepared for the fast path.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Op {
+    pub(crate) kind: Kind,
+    /// Operand size in bytes (the element size of a string instruction).
+    size: u8,
+    /// Instruction length in bytes.
+    len: u8,
+    /// Register operands, by GPR number: the destination (or only) one, and the source.
+    r0: u8,
+    r1: u8,
+    /// The condition code (Jcc, CMOVcc, SETcc); 1 for INC and 0 for DEC; the source size
+    /// of MOVZX/MOVSX, with 0x80 when it sign-extends; for LOOP 0 (LOOP), 1 (LOOPE), 2
+    /// (LOOPNE); for strings 0 (no prefix), 1 (REP/REPE), 2 (REPNE).
+    x: u8,
+    alu: AluOp,
+    shift: ShiftOp,
+    mem: Mem,
+    /// The immediate (truncated to the operand size), or the branch target.
+    imm: u64,
+}
+
+impl Op {
+    pub(crate) const GENERIC: Op = Op {
+        kind: Kind::Generic,
+        size: 0,
+        len: 0,
+        r0: 0,
+        r1: 0,
+        x: 0,
+        alu: AluOp::Add,
+        shift: ShiftOp::Shl,
+        mem: Mem {
+            disp: 0,
+            base: NO_REG,
+            index: NO_REG,
+            scale: 0,
+            seg: 0,
+            addr32: false,
+        },
+        imm: 0,
+    };
+}
+
+/// A general-purpose register operand other than AH, CH, DH, BH: (number, size).
+fn reg_operand(i: &Instruction, n: u32) -> Option<(u8, u8)> {
+    if i.op_kind(n) != OpKind::Register {
+        return None;
+    }
+    let g = gpr(i.op_register(n))?;
+    (!g.high).then_some((g.index as u8, g.size as u8))
+}
+
+/// The memory operand, if operand `n` is one this path can address.
+fn mem_operand(i: &Instruction, n: u32, asz: u32) -> Option<Mem> {
+    if i.op_kind(n) != OpKind::Memory {
+        return None;
+    }
+    let seg = match i.memory_segment() {
+        Register::FS => 4,
+        Register::GS => 5,
+        _ => 0,
+    };
+    let reg_index = |r: Register| -> Option<u8> {
+        if r == Register::None {
+            return Some(NO_REG);
+        }
+        let g = gpr(r)?;
+        (!g.high && g.size >= 4).then_some(g.index as u8)
+    };
+    let (base, disp) = match i.memory_base() {
+        // iced has added the next instruction's address already.
+        Register::RIP | Register::EIP => (NO_REG, i.memory_displacement64()),
+        b => (reg_index(b)?, i.memory_displacement64()),
+    };
+    Some(Mem {
+        disp,
+        base,
+        index: reg_index(i.memory_index())?,
+        scale: i.memory_index_scale().trailing_zeros() as u8,
+        seg,
+        addr32: asz == 4,
+    })
+}
+
+fn is_immediate(k: OpKind) -> bool {
+    matches!(
+        k,
+        OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
+}
+
+/// Prepares a decoded instruction for the fast path ([`Op::GENERIC`] when it is not a fast
+/// form). `bits` is the code size, `asz` the address size in bytes.
+pub(crate) fn compile(i: &Instruction, bits: u32, asz: u32) -> Op {
+    if bits != 64 || i.has_lock_prefix() {
+        return Op::GENERIC;
+    }
+    compile64(i, asz).unwrap_or(Op::GENERIC)
+}
+
+fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
+    let mut op = Op {
+        len: i.len() as u8,
+        ..Op::GENERIC
+    };
+    let m = i.mnemonic();
+    let k0 = i.op0_kind();
+    let k1 = if i.op_count() > 1 {
+        i.op1_kind()
+    } else {
+        OpKind::Register
+    };
+    // The destination: a register or memory.
+    let dst_reg = reg_operand(i, 0);
+    let dst_mem = || mem_operand(i, 0, asz);
+    let size0 = || -> Option<u8> {
+        match k0 {
+            OpKind::Register => dst_reg.map(|r| r.1),
+            OpKind::Memory => Some(i.memory_size().size() as u8),
+            _ => None,
+        }
+    };
+    let alu = match m {
+        M::Add => Some(AluOp::Add),
+        M::Adc => Some(AluOp::Adc),
+        M::Sub => Some(AluOp::Sub),
+        M::Sbb => Some(AluOp::Sbb),
+        M::Cmp => Some(AluOp::Cmp),
+        M::And => Some(AluOp::And),
+        M::Or => Some(AluOp::Or),
+        M::Xor => Some(AluOp::Xor),
+        M::Test => Some(AluOp::Test),
+        _ => None,
+    };
+    if let Some(a) = alu {
+        op.alu = a;
+        op.size = size0()?;
+        let imm = || i.immediate(1) & mask(u32::from(op.size));
+        match (k0, k1) {
+            (OpKind::Register, OpKind::Register) => {
+                op.kind = Kind::AluRR;
+                op.r0 = dst_reg?.0;
+                op.r1 = reg_operand(i, 1)?.0;
+            }
+            (OpKind::Register, k) if is_immediate(k) => {
+                op.kind = Kind::AluRI;
+                op.r0 = dst_reg?.0;
+                op.imm = imm();
+            }
+            (OpKind::Register, OpKind::Memory) => {
+                op.kind = Kind::AluRM;
+                op.r0 = dst_reg?.0;
+                op.mem = mem_operand(i, 1, asz)?;
+            }
+            (OpKind::Memory, OpKind::Register) => {
+                op.kind = Kind::AluMR;
+                op.mem = dst_mem()?;
+                op.r1 = reg_operand(i, 1)?.0;
+            }
+            (OpKind::Memory, k) if is_immediate(k) => {
+                op.kind = Kind::AluMI;
+                op.mem = dst_mem()?;
+                op.imm = imm();
+            }
+            _ => return None,
+        }
+        return Some(op);
+    }
+    let shift = match m {
+        M::Shl | M::Sal => Some(ShiftOp::Shl),
+        M::Shr => Some(ShiftOp::Shr),
+        M::Sar => Some(ShiftOp::Sar),
+        M::Rol => Some(ShiftOp::Rol),
+        M::Ror => Some(ShiftOp::Ror),
+        M::Rcl => Some(ShiftOp::Rcl),
+        M::Rcr => Some(ShiftOp::Rcr),
+        _ => None,
+    };
+    if let Some(s) = shift {
+        let (r, size) = dst_reg?;
+        op.shift = s;
+        op.r0 = r;
+        op.size = size;
+        if is_immediate(k1) {
+            op.kind = Kind::ShiftRI;
+            op.imm = i.immediate(1) & 0xff;
+        } else if i.op_register(1) == Register::CL {
+            op.kind = Kind::ShiftRCl;
+        } else {
+            return None;
+        }
+        return Some(op);
+    }
+    let cc = || i.condition_code() as u8 - 1;
+    match m {
+        M::Inc | M::Dec => {
+            op.x = u8::from(m == M::Inc);
+            op.size = size0()?;
+            if let Some((r, _)) = dst_reg {
+                op.kind = Kind::IncDecR;
+                op.r0 = r;
+            } else {
+                op.kind = Kind::IncDecM;
+                op.mem = dst_mem()?;
+            }
+        }
+        M::Mov => {
+            op.size = size0()?;
+            match (k0, k1) {
+                (OpKind::Register, OpKind::Register) => {
+                    op.kind = Kind::MovRR;
+                    op.r0 = dst_reg?.0;
+                    op.r1 = reg_operand(i, 1)?.0;
+                }
+                (OpKind::Register, k) if is_immediate(k) => {
+                    op.kind = Kind::MovRI;
+                    op.r0 = dst_reg?.0;
+                    op.imm = i.immediate(1) & mask(u32::from(op.size));
+                }
+                (OpKind::Register, OpKind::Memory) => {
+                    op.kind = Kind::MovRM;
+                    op.r0 = dst_reg?.0;
+                    op.mem = mem_operand(i, 1, asz)?;
+                }
+                (OpKind::Memory, OpKind::Register) => {
+                    op.kind = Kind::MovMR;
+                    op.mem = dst_mem()?;
+                    op.r1 = reg_operand(i, 1)?.0;
+                }
+                (OpKind::Memory, k) if is_immediate(k) => {
+                    op.kind = Kind::MovMI;
+                    op.mem = dst_mem()?;
+                    op.imm = i.immediate(1) & mask(u32::from(op.size));
+                }
+                _ => return None,
+            }
+        }
+        M::Movzx | M::Movsx | M::Movsxd => {
+            let (r, size) = dst_reg?;
+            op.r0 = r;
+            op.size = size;
+            let signed = if m == M::Movzx { 0 } else { 0x80 };
+            if let Some((src, src_size)) = reg_operand(i, 1) {
+                op.kind = Kind::MovxRR;
+                op.r1 = src;
+                op.x = src_size | signed;
+            } else {
+                op.kind = Kind::MovxRM;
+                op.mem = mem_operand(i, 1, asz)?;
+                op.x = i.memory_size().size() as u8 | signed;
+            }
+        }
+        M::Lea => {
+            let (r, size) = dst_reg?;
+            op.kind = Kind::Lea;
+            op.r0 = r;
+            op.size = size;
+            op.mem = mem_operand(i, 1, asz)?;
+        }
+        M::Imul if i.op_count() >= 2 => {
+            let (r, size) = dst_reg?;
+            op.r0 = r;
+            op.size = size;
+            let src = reg_operand(i, 1);
+            if let Some((s, _)) = src {
+                op.r1 = s;
+            } else {
+                op.mem = mem_operand(i, 1, asz)?;
+            }
+            op.kind = match (i.op_count(), src.is_some()) {
+                (2, true) => Kind::ImulRR,
+                (2, false) => Kind::ImulRM,
+                (_, true) => Kind::ImulRRI,
+                (_, false) => Kind::ImulRMI,
+            };
+            if i.op_count() == 3 {
+                op.imm = i.immediate(2) & mask(u32::from(size));
+            }
+        }
+        M::Cmovo
+        | M::Cmovno
+        | M::Cmovb
+        | M::Cmovae
+        | M::Cmove
+        | M::Cmovne
+        | M::Cmovbe
+        | M::Cmova
+        | M::Cmovs
+        | M::Cmovns
+        | M::Cmovp
+        | M::Cmovnp
+        | M::Cmovl
+        | M::Cmovge
+        | M::Cmovle
+        | M::Cmovg => {
+            let (r, size) = dst_reg?;
+            op.r0 = r;
+            op.size = size;
+            op.x = cc();
+            if let Some((s, _)) = reg_operand(i, 1) {
+                op.kind = Kind::CmovRR;
+                op.r1 = s;
+            } else {
+                op.kind = Kind::CmovRM;
+                op.mem = mem_operand(i, 1, asz)?;
+            }
+        }
+        M::Seto
+        | M::Setno
+        | M::Setb
+        | M::Setae
+        | M::Sete
+        | M::Setne
+        | M::Setbe
+        | M::Seta
+        | M::Sets
+        | M::Setns
+        | M::Setp
+        | M::Setnp
+        | M::Setl
+        | M::Setge
+        | M::Setle
+        | M::Setg => {
+            op.kind = Kind::SetccR;
+            op.r0 = dst_reg?.0;
+            op.size = 1;
+            op.x = cc();
+        }
+        M::Jo
+        | M::Jno
+        | M::Jb
+        | M::Jae
+        | M::Je
+        | M::Jne
+        | M::Jbe
+        | M::Ja
+        | M::Js
+        | M::Jns
+        | M::Jp
+        | M::Jnp
+        | M::Jl
+        | M::Jge
+        | M::Jle
+        | M::Jg
+            if k0 == OpKind::NearBranch64 =>
+        {
+            op.kind = Kind::Jcc;
+            op.x = cc();
+            op.imm = i.near_branch_target();
+        }
+        M::Jmp if k0 == OpKind::NearBranch64 => {
+            op.kind = Kind::Jmp;
+            op.imm = i.near_branch_target();
+        }
+        M::Call if i.code() == Code::Call_rel32_64 => {
+            op.kind = Kind::Call;
+            op.imm = i.near_branch_target();
+        }
+        M::Ret if i.code() == Code::Retnq => op.kind = Kind::Ret,
+        M::Push if i.code() == Code::Push_r64 => {
+            op.kind = Kind::PushR;
+            op.r0 = dst_reg?.0;
+        }
+        M::Pop if i.code() == Code::Pop_r64 => {
+            op.kind = Kind::PopR;
+            op.r0 = dst_reg?.0;
+        }
+        M::Loop | M::Loope | M::Loopne if k0 == OpKind::NearBranch64 => {
+            op.kind = Kind::Loop;
+            op.x = match m {
+                M::Loop => 0,
+                M::Loope => 1,
+                _ => 2,
+            };
+            op.imm = i.near_branch_target();
+            op.mem.addr32 = asz == 4;
+        }
+        M::Nop | M::Endbr64 => op.kind = Kind::Nop,
+        M::Stosb | M::Stosw | M::Stosd | M::Stosq if k0 == OpKind::MemoryESRDI => {
+            op.kind = Kind::Stos;
+        }
+        M::Lodsb | M::Lodsw | M::Lodsd | M::Lodsq if k1 == OpKind::MemorySegRSI => {
+            op.kind = Kind::Lods;
+        }
+        M::Movsb | M::Movsw | M::Movsd | M::Movsq if k0 == OpKind::MemoryESRDI => {
+            op.kind = Kind::Movs;
+        }
+        M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Cmpsq if k0 == OpKind::MemorySegRSI => {
+            op.kind = Kind::Cmps;
+        }
+        M::Scasb | M::Scasw | M::Scasd | M::Scasq if k1 == OpKind::MemoryESRDI => {
+            op.kind = Kind::Scas;
+        }
+        _ => return None,
+    }
+    if matches!(
+        op.kind,
+        Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas
+    ) {
+        // rSI's segment is DS unless overridden: other than by FS or GS, an override
+        // changes no base in 64-bit mode.
+        if asz != 8 || matches!(i.memory_segment(), Register::FS | Register::GS) {
+            return None;
+        }
+        op.size = i.memory_size().size() as u8;
+        op.x = if i.has_repne_prefix() {
+            2
+        } else if i.has_rep_prefix() || i.has_repe_prefix() {
+            1
+        } else {
+            0
+        };
+    }
+    Some(op)
+}
+
+/// Reads `size` bytes at a host address.
+///
+/// # Safety
+/// `p` must point to `size` readable bytes.
+#[inline(always)]
+unsafe fn load(p: *const u8, size: u8) -> u64 {
+    // SAFETY: the caller guarantees `size` readable bytes at `p`.
+    unsafe {
+        match size {
+            1 => u64::from(*p),
+            2 => u64::from(p.cast::<u16>().read_unaligned()),
+            4 => u64::from(p.cast::<u32>().read_unaligned()),
+            _ => p.cast::<u64>().read_unaligned(),
+        }
+    }
+}
+
+/// Writes the low `size` bytes of `v` at a host address.
+///
+/// # Safety
+/// `p` must point to `size` writable bytes.
+#[inline(always)]
+unsafe fn store(p: *mut u8, size: u8, v: u64) {
+    // SAFETY: the caller guarantees `size` writable bytes at `p`.
+    unsafe {
+        match size {
+            1 => *p = v as u8,
+            2 => p.cast::<u16>().write_unaligned(v as u16),
+            4 => p.cast::<u32>().write_unaligned(v as u32),
+            _ => p.cast::<u64>().write_unaligned(v),
+        }
+    }
+}
+
+/// What executing an [`Op`] did.
+enum Done {
+    /// Retired this many instructions (REP iterations count one each); the fast path may
+    /// go on.
+    Go(u64),
+    /// Retired this many, and the fast path must stop (a REP instruction left mid-way).
+    Stop(u64),
+    /// Changed nothing: the general path must execute the instruction.
+    Bail,
+}
+
+/// The permission bits an access needs in a TLB entry.
+#[derive(Clone, Copy)]
+struct Need {
+    read: u8,
+    write: u8,
+    exec: u8,
+}
+
+impl Cpu {
+    /// Whether the fast path may run now (see the module's documentation).
+    pub(crate) fn fast_ready(&self) -> bool {
+        !self.halted
+            && !self.ss_shadow
+            && self.deferred_db == 0
+            && self.s.rflags & TF == 0
+            && (self.s.rflags & AC == 0 || self.s.cr0 & ctl::CR0_AM == 0)
+            && !self.exec_bp_armed
+            && !self.data_bp_armed
+            && !self.io_bp_armed
+            && !self.mem.journaling()
+            && self.s.mode() == CpuMode::Long64
+    }
+
+    /// Runs instructions on the fast path, at most `budget` (REP iterations count one
+    /// each), stopping before an instruction at one of `breakpoints` (not the first one
+    /// unless `check_first`). Returns how many it retired and whether it stopped at an
+    /// instruction that needs the general path.
+    pub(crate) fn fast_run(
+        &mut self,
+        budget: u64,
+        breakpoints: &[u64],
+        check_first: bool,
+    ) -> (u64, bool) {
+        let user = self.s.cpl() == 3;
+        let u = if user { P_USER } else { 0 };
+        let need = Need {
+            read: u,
+            write: u | P_WRITE | P_DIRTY,
+            exec: u | P_EXEC,
+        };
+        let mut n = 0u64;
+        let bail = loop {
+            if n >= budget {
+                break false;
+            }
+            let rip = self.s.rip;
+            if !breakpoints.is_empty() && (n != 0 || check_first) && breakpoints.contains(&rip)
+            {
+                break false;
+            }
+            let Some((_, phys)) = self.fast_ptr(rip, 1, need.exec) else {
+                break true;
+            };
+            let slot = decoded_slot(phys);
+            let version = self.mem.version(phys);
+            let d = &self.decoded[slot];
+            let op = if d.phys == phys && d.ip == rip && d.bits == 64 && d.version == version {
+                d.fast
+            } else {
+                // Decode it now (fetching has no effect the general path would not have
+                // when it executes the instruction); instructions that cross a page are
+                // not kept, and go to the general path.
+                if self.fetch_decode().is_err() {
+                    break true;
+                }
+                let d = &self.decoded[slot];
+                if !(d.phys == phys && d.ip == rip && d.bits == 64 && d.version == version) {
+                    break true;
+                }
+                d.fast
+            };
+            match self.exec_fast(&op, need, budget - n, phys & !0xfff) {
+                Done::Go(k) => {
+                    n += k;
+                    // RF (set by IRET, or between REP iterations) only suppresses
+                    // instruction breakpoints, which are not armed here; it is cleared when
+                    // an instruction completes.
+                    self.s.rflags &= !RF;
+                }
+                Done::Stop(k) => {
+                    n += k;
+                    break false;
+                }
+                Done::Bail => break true,
+            }
+        };
+        self.retired += n;
+        self.fast_retired += n;
+        self.s.tsc = self.s.tsc.wrapping_add(n);
+        (n, bail)
+    }
+
+    /// The linear address of a memory operand.
+    #[inline(always)]
+    fn fast_ea(&self, m: &Mem) -> u64 {
+        let mut ea = m.disp;
+        if m.base != NO_REG {
+            ea = ea.wrapping_add(self.s.gpr[usize::from(m.base & 15)]);
+        }
+        if m.index != NO_REG {
+            ea = ea.wrapping_add(self.s.gpr[usize::from(m.index & 15)] << m.scale);
+        }
+        if m.addr32 {
+            ea &= 0xffff_ffff;
+        }
+        ea
+    }
+
+    #[inline(always)]
+    fn fast_linear(&self, m: &Mem) -> u64 {
+        let ea = self.fast_ea(m);
+        if m.seg == 0 {
+            ea
+        } else {
+            ea.wrapping_add(self.s.seg(usize::from(m.seg)).base)
+        }
+    }
+
+    /// The host address of `size` bytes at linear address `lin` and their physical
+    /// address, if the access needs nothing but the page translation: canonical, within one
+    /// page of RAM, with the permissions `need` (for `access`). On a TLB miss the page is
+    /// walked, as the general path's first access to it would walk it (setting the same
+    /// accessed and dirty bits, or failing the same way when the general path then runs
+    /// the instruction); callers make their accesses in the general path's order.
+    #[inline(always)]
+    fn fast_ptr(&mut self, lin: u64, size: u8, need: u8) -> Option<(*mut u8, u64)> {
+        let off = lin & 0xfff;
+        if off + u64::from(size) > 0x1000 || !canonical(lin) {
+            return None;
+        }
+        let (page, host) = match self.tlb.hit(lin, need) {
+            Some(h) => h,
+            None => self.fast_fill(lin, need)?,
+        };
+        // SAFETY: `host` is the start of a 4 KiB RAM page and `off + size <= 4096`.
+        Some((unsafe { host.add(off as usize) }, page | off))
+    }
+
+    /// Walks the page tables for a TLB miss, and looks again.
+    #[inline(never)]
+    fn fast_fill(&mut self, lin: u64, need: u8) -> Option<(u64, *mut u8)> {
+        let access = if need & P_EXEC != 0 {
+            Access::Execute
+        } else if need & P_WRITE != 0 {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        self.translate(lin, access).ok()?;
+        self.tlb.hit(lin, need)
+    }
+
+    #[inline(always)]
+    fn fast_read(&mut self, lin: u64, size: u8, need: Need) -> Option<u64> {
+        let (p, _) = self.fast_ptr(lin, size, need.read)?;
+        // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM.
+        Some(unsafe { load(p, size) })
+    }
+
+    /// Writes through a pointer [`Self::fast_ptr`] gave for writing.
+    #[inline(always)]
+    fn fast_store(&mut self, p: *mut u8, phys: u64, size: u8, v: u64) {
+        // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM, which the CPU
+        // owns mutably here.
+        unsafe { store(p, size, v) };
+        self.mem.note_write(phys);
+    }
+
+    #[inline(always)]
+    fn r(&self, n: u8) -> u64 {
+        self.s.gpr[usize::from(n & 15)]
+    }
+
+    #[inline(always)]
+    fn cond_now(&self, cc: u8) -> bool {
+        flags::condition(cc, self.s.rflags)
+    }
+
+    /// Executes one prepared instruction at RIP (`page` is its physical page), retiring at
+    /// most `budget` instructions.
+    #[inline(always)]
+    fn exec_fast(&mut self, op: &Op, need: Need, budget: u64, page: u64) -> Done {
+        let size = op.size;
+        let sz = u32::from(size);
+        let next = self.s.rip.wrapping_add(u64::from(op.len));
+        match op.kind {
+            Kind::Generic => return Done::Bail,
+            Kind::AluRR | Kind::AluRI | Kind::AluRM => {
+                let b = match op.kind {
+                    Kind::AluRR => self.r(op.r1) & mask(sz),
+                    Kind::AluRI => op.imm,
+                    _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
+                        Some(v) => v,
+                        None => return Done::Bail,
+                    },
+                };
+                let a = self.r(op.r0) & mask(sz);
+                let (r, f) = alu_calc(op.alu, a, b, self.s.rflags & CF != 0, sz);
+                if op.alu.writes() {
+                    self.set_reg(usize::from(op.r0), sz, r);
+                }
+                self.set_status(f);
+            }
+            Kind::AluMR | Kind::AluMI => {
+                let lin = self.fast_linear(&op.mem);
+                let access = if op.alu.writes() {
+                    need.write
+                } else {
+                    need.read
+                };
+                let Some((p, phys)) = self.fast_ptr(lin, size, access) else {
+                    return Done::Bail;
+                };
+                // SAFETY: checked by `fast_ptr`.
+                let a = unsafe { load(p, size) };
+                let b = if op.kind == Kind::AluMR {
+                    self.r(op.r1) & mask(sz)
+                } else {
+                    op.imm
+                };
+                let (r, f) = alu_calc(op.alu, a, b, self.s.rflags & CF != 0, sz);
+                if op.alu.writes() {
+                    self.fast_store(p, phys, size, r);
+                }
+                self.set_status(f);
+            }
+            Kind::IncDecR | Kind::IncDecM => {
+                let target = if op.kind == Kind::IncDecM {
+                    match self.fast_ptr(self.fast_linear(&op.mem), size, need.write) {
+                        Some(t) => Some(t),
+                        None => return Done::Bail,
+                    }
+                } else {
+                    None
+                };
+                let a = match target {
+                    // SAFETY: checked by `fast_ptr`.
+                    Some((p, _)) => unsafe { load(p, size) },
+                    None => self.r(op.r0) & mask(sz),
+                };
+                let (r, f) = if op.x != 0 {
+                    flags::add(a, 1, false, sz)
+                } else {
+                    flags::sub(a, 1, false, sz)
+                };
+                match target {
+                    Some((p, phys)) => self.fast_store(p, phys, size, r),
+                    None => self.set_reg(usize::from(op.r0), sz, r),
+                }
+                self.set_status_masked(f, STATUS & !CF);
+            }
+            Kind::MovRR => self.set_reg(usize::from(op.r0), sz, self.r(op.r1)),
+            Kind::MovRI => self.set_reg(usize::from(op.r0), sz, op.imm),
+            Kind::MovRM => match self.fast_read(self.fast_linear(&op.mem), size, need) {
+                Some(v) => self.set_reg(usize::from(op.r0), sz, v),
+                None => return Done::Bail,
+            },
+            Kind::MovMR | Kind::MovMI => {
+                let lin = self.fast_linear(&op.mem);
+                let Some((p, phys)) = self.fast_ptr(lin, size, need.write) else {
+                    return Done::Bail;
+                };
+                let v = if op.kind == Kind::MovMR {
+                    self.r(op.r1)
+                } else {
+                    op.imm
+                };
+                self.fast_store(p, phys, size, v);
+            }
+            Kind::MovxRR | Kind::MovxRM => {
+                let src_size = op.x & 0x7f;
+                let v = if op.kind == Kind::MovxRR {
+                    self.r(op.r1) & mask(u32::from(src_size))
+                } else {
+                    match self.fast_read(self.fast_linear(&op.mem), src_size, need) {
+                        Some(v) => v,
+                        None => return Done::Bail,
+                    }
+                };
+                let v = if op.x & 0x80 != 0 {
+                    sext(v, u32::from(src_size))
+                } else {
+                    v
+                };
+                self.set_reg(usize::from(op.r0), sz, v & mask(sz));
+            }
+            Kind::Lea => {
+                let ea = self.fast_ea(&op.mem);
+                self.set_reg(usize::from(op.r0), sz, ea & mask(sz));
+            }
+            Kind::ShiftRI | Kind::ShiftRCl => {
+                let count = if op.kind == Kind::ShiftRI {
+                    op.imm as u32
+                } else {
+                    self.r(RCX as u8) as u32
+                } & count_mask(sz);
+                let a = self.r(op.r0) & mask(sz);
+                if count == 0 {
+                    // No flags change; a 32-bit register is still zero-extended.
+                    self.set_reg(usize::from(op.r0), sz, a);
+                } else {
+                    let old = self.s.rflags;
+                    let (r, f, which) = shift_calc(op.shift, a, count, sz, old & CF != 0);
+                    self.set_reg(usize::from(op.r0), sz, r);
+                    self.s.rflags = (old & !which) | (f & which);
+                }
+            }
+            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => {
+                let src = match op.kind {
+                    Kind::ImulRR | Kind::ImulRRI => self.r(op.r1) & mask(sz),
+                    _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
+                        Some(v) => v,
+                        None => return Done::Bail,
+                    },
+                };
+                let (a, b) = match op.kind {
+                    Kind::ImulRR | Kind::ImulRM => (self.r(op.r0) & mask(sz), src),
+                    _ => (src, op.imm),
+                };
+                let (lo, f) = imul_calc(a, b, sz);
+                self.set_reg(usize::from(op.r0), sz, lo);
+                self.set_status(f);
+            }
+            Kind::CmovRR | Kind::CmovRM => {
+                // The source is read whatever the condition (a memory source can fault).
+                let src = if op.kind == Kind::CmovRR {
+                    self.r(op.r1)
+                } else {
+                    match self.fast_read(self.fast_linear(&op.mem), size, need) {
+                        Some(v) => v,
+                        None => return Done::Bail,
+                    }
+                };
+                let v = if self.cond_now(op.x) {
+                    src
+                } else {
+                    self.r(op.r0)
+                };
+                self.set_reg(usize::from(op.r0), sz, v & mask(sz));
+            }
+            Kind::SetccR => {
+                let v = u64::from(self.cond_now(op.x));
+                self.set_reg(usize::from(op.r0), 1, v);
+            }
+            Kind::Jcc => {
+                if self.cond_now(op.x) {
+                    if !canonical(op.imm) {
+                        return Done::Bail;
+                    }
+                    self.s.rip = op.imm;
+                    return Done::Go(1);
+                }
+            }
+            Kind::Jmp => {
+                if !canonical(op.imm) {
+                    return Done::Bail;
+                }
+                self.s.rip = op.imm;
+                return Done::Go(1);
+            }
+            Kind::Call => {
+                let sp = self.r(RSP as u8).wrapping_sub(8);
+                if !canonical(op.imm) {
+                    return Done::Bail;
+                }
+                let Some((p, phys)) = self.fast_ptr(sp, 8, need.write) else {
+                    return Done::Bail;
+                };
+                self.fast_store(p, phys, 8, next);
+                self.s.gpr[RSP] = sp;
+                self.s.rip = op.imm;
+                return Done::Go(1);
+            }
+            Kind::Ret => {
+                let sp = self.r(RSP as u8);
+                let Some(t) = self.fast_read(sp, 8, need) else {
+                    return Done::Bail;
+                };
+                if !canonical(t) {
+                    return Done::Bail;
+                }
+                self.s.gpr[RSP] = sp.wrapping_add(8);
+                self.s.rip = t;
+                return Done::Go(1);
+            }
+            Kind::PushR => {
+                let v = self.r(op.r0);
+                let sp = self.r(RSP as u8).wrapping_sub(8);
+                let Some((p, phys)) = self.fast_ptr(sp, 8, need.write) else {
+                    return Done::Bail;
+                };
+                self.fast_store(p, phys, 8, v);
+                self.s.gpr[RSP] = sp;
+            }
+            Kind::PopR => {
+                let sp = self.r(RSP as u8);
+                let Some(v) = self.fast_read(sp, 8, need) else {
+                    return Done::Bail;
+                };
+                self.s.gpr[RSP] = sp.wrapping_add(8);
+                self.s.gpr[usize::from(op.r0 & 15)] = v;
+            }
+            Kind::Loop => {
+                let asz = if op.mem.addr32 { 4 } else { 8 };
+                let c = self.r(RCX as u8).wrapping_sub(1) & mask(asz);
+                let zf = self.s.rflags & ZF != 0;
+                let take = c != 0
+                    && match op.x {
+                        0 => true,
+                        1 => zf,
+                        _ => !zf,
+                    };
+                if take && !canonical(op.imm) {
+                    return Done::Bail;
+                }
+                self.set_reg(RCX, asz, c);
+                self.s.rip = if take { op.imm } else { next };
+                return Done::Go(1);
+            }
+            Kind::Nop => {}
+            Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas => {
+                return self.fast_string(op, need, budget, page, next);
+            }
+        }
+        self.s.rip = next;
+        Done::Go(1)
+    }
+
+    /// A string instruction, with or without REP: as many iterations as the budget allows
+    /// and the TLB can serve. An iteration that would write the instruction's own page
+    /// goes to the general path (which fetches the instruction again for the next one).
+    fn fast_string(&mut self, op: &Op, need: Need, budget: u64, page: u64, next: u64) -> Done {
+        let size = op.size;
+        let sz = u32::from(size);
+        let step = if self.s.rflags & DF != 0 {
+            (u64::from(size)).wrapping_neg()
+        } else {
+            u64::from(size)
+        };
+        let rep = op.x != 0;
+        let mut count = self.r(RCX as u8);
+        if rep && count == 0 {
+            self.s.rip = next;
+            return Done::Go(1);
+        }
+        let mut done = 0u64;
+        let mut finished = false;
+        while done < budget {
+            let si = self.r(RSI as u8);
+            let di = self.r(RDI as u8);
+            let mut go_on = true;
+            match op.kind {
+                Kind::Stos | Kind::Movs => {
+                    // MOVS reads before it writes (a fault on the source comes first).
+                    let v = if op.kind == Kind::Stos {
+                        self.r(RAX as u8)
+                    } else {
+                        match self.fast_read(si, size, need) {
+                            Some(v) => v,
+                            None => break,
+                        }
+                    };
+                    let Some((p, phys)) = self.fast_ptr(di, size, need.write) else {
+                        break;
+                    };
+                    if rep && phys & !0xfff == page {
+                        break;
+                    }
+                    if op.kind == Kind::Stos && rep && step == u64::from(size) {
+                        // The rest of the page in one go.
+                        let room = (0x1000 - (di & 0xfff)) / u64::from(size);
+                        let k = room.min(count).min(budget - done);
+                        for j in 0..k as usize {
+                            // SAFETY: `k` elements from `p` stay inside the page
+                            // `fast_ptr` checked.
+                            unsafe { store(p.add(j * usize::from(size)), size, v) };
+                        }
+                        self.mem.note_write(phys);
+                        self.s.gpr[RDI] = di.wrapping_add(k * u64::from(size));
+                        count -= k;
+                        self.s.gpr[RCX] = count;
+                        done += k;
+                        if count == 0 {
+                            finished = true;
+                            break;
+                        }
+                        continue;
+                    }
+                    self.fast_store(p, phys, size, v);
+                    self.s.gpr[RDI] = di.wrapping_add(step);
+                    if op.kind == Kind::Movs {
+                        self.s.gpr[RSI] = si.wrapping_add(step);
+                    }
+                }
+                Kind::Lods => {
+                    let Some(v) = self.fast_read(si, size, need) else {
+                        break;
+                    };
+                    self.set_reg(RAX, sz, v);
+                    self.s.gpr[RSI] = si.wrapping_add(step);
+                }
+                _ => {
+                    // CMPS compares [rSI] with [rDI], SCAS rAX with [rDI].
+                    let a = if op.kind == Kind::Cmps {
+                        match self.fast_read(si, size, need) {
+                            Some(v) => v,
+                            None => break,
+                        }
+                    } else {
+                        self.r(RAX as u8) & mask(sz)
+                    };
+                    let Some(b) = self.fast_read(di, size, need) else {
+                        break;
+                    };
+                    let (_, f) = flags::sub(a, b, false, sz);
+                    self.set_status(f);
+                    if op.kind == Kind::Cmps {
+                        self.s.gpr[RSI] = si.wrapping_add(step);
+                    }
+                    self.s.gpr[RDI] = di.wrapping_add(step);
+                    let zf = f & ZF != 0;
+                    go_on = if op.x == 2 { !zf } else { zf };
+                }
+            }
+            done += 1;
+            if !rep {
+                finished = true;
+                break;
+            }
+            count -= 1;
+            self.s.gpr[RCX] = count;
+            if count == 0 || !go_on {
+                finished = true;
+                break;
+            }
+        }
+        if finished {
+            self.s.rip = next;
+            Done::Go(done)
+        } else if done == 0 {
+            Done::Bail
+        } else {
+            // Left between two iterations, as the general path leaves a REP instruction
+            // after each one: RIP on it, RF set.
+            self.s.rflags |= RF;
+            Done::Stop(done)
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The software CPU's fast path (emulator/src/cpu/fast.rs) against the processor.
+//!
+//! Random programs made of the instructions the fast path prepares — the ALU instructions
+//! in every size and operand form, MOV, MOVZX/MOVSX, LEA, INC/DEC, shifts and rotates,
+//! IMUL, CMOVcc/SETcc/Jcc, PUSH/POP, CALL/RET, LOOP, the string instructions with REP in
+//! both directions and overlapping — plus a few it leaves to the general path, with memory
+//! operands that sometimes cross a page, run three times over in 64-bit user mode. Each
+//! program prints its registers, the flags it can read (only ones the manuals define) and
+//! a checksum of the memory it wrote. The processor (KVM: user-mode code runs on it even
+//! without VT-x/AMD-V) prints the truth; the software CPU must print the same on its fast
+//! path and on its general path (`x86lab run --general-path`).
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// xorshift64*: the programs depend only on the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+}
+
+/// The registers the programs compute with. RBP is the data area's base, R14 a small
+/// index, R15 the outer loop's counter, RSI/RDI/RCX the string registers (and values).
+const R64: [&str; 10] = [
+    "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13",
+];
+const R32: [&str; 10] = [
+    "eax", "ebx", "ecx", "edx", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d",
+];
+const R16: [&str; 10] = [
+    "ax", "bx", "cx", "dx", "r8w", "r9w", "r10w", "r11w", "r12w", "r13w",
+];
+const R8: [&str; 10] = [
+    "al", "bl", "cl", "dl", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b",
+];
+const ALU: [&str; 9] = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"];
+const SHIFTS: [&str; 7] = ["shl", "shr", "sar", "rol", "ror", "rcl", "rcr"];
+const CC: [&str; 16] = [
+    "o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g",
+];
+/// The data area (two pages) and where the results go.
+const DATA: u64 = 0x20_0000;
+const DATA_LEN: u64 = 0x2000;
+const RESULTS: u64 = 0x20_3000;
+
+struct Gen {
+    rng: Rng,
+    out: String,
+    label: usize,
+    subs: String,
+}
+
+impl Gen {
+    fn line(&mut self, s: impl AsRef<str>) {
+        self.out.push_str("        ");
+        self.out.push_str(s.as_ref());
+        self.out.push('\n');
+    }
+
+    /// A register of `size` bytes, and its name list.
+    fn reg(&mut self, size: u32) -> &'static str {
+        let list: &[&'static str; 10] = match size {
+            1 => &R8,
+            2 => &R16,
+            4 => &R32,
+            _ => &R64,
+        };
+        list[self.rng.below(10) as usize]
+    }
+
+    fn size(&mut self) -> (u32, &'static str) {
+        *self
+            .rng
+            .pick(&[(1, "byte"), (2, "word"), (4, "dword"), (8, "qword")])
+    }
+
+    /// A memory operand of `size` bytes in the data area; now and then across its middle
+    /// page boundary, or through an index, or RIP-relative into the program (`read_only`).
+    fn mem(&mut self, size: u32, read_only: bool) -> String {
+        match self.rng.below(8) {
+            0 => format!("[rbp + {:#x}]", 0x1000 - self.rng.below(u64::from(size)) - 1),
+            1 => format!(
+                "[rbp + r14*{} + {:#x}]",
+                self.rng.pick(&[1, 2, 4, 8]),
+                self.rng.below(0x1e00)
+            ),
+            2 if read_only => format!("[rel table + {:#x}]", self.rng.below(0x100)),
+            _ => format!(
+                "[rbp + {:#x}]",
+                self.rng.below(DATA_LEN - u64::from(size) + 1)
+            ),
+        }
+    }
+
+    /// An immediate for an operand of `size` bytes, in decimal: 64-bit operations take a
+    /// sign-extended 32-bit one.
+    fn imm(&mut self, size: u32) -> i64 {
+        let v = self.rng.next();
+        match (size, self.rng.below(3)) {
+            (_, 0) => (v % 256) as i64 - 128,
+            (1, _) => (v as i8).into(),
+            (2, _) => (v as i16).into(),
+            _ => (v as i32).into(),
+        }
+    }
+
+    /// A register other than the RCX family (which a loop or a shift by CL holds).
+    fn reg_not_c(&mut self, size: u32) -> &'static str {
+        let list: &[&'static str; 10] = match size {
+            1 => &R8,
+            2 => &R16,
+            4 => &R32,
+            _ => &R64,
+        };
+        list[*self.rng.pick(&[0usize, 1, 3, 4, 5, 6, 7, 8, 9])]
+    }
+
+    /// A flag producer whose flags the manuals define entirely (for a consumer after it).
+    fn defined_producer(&mut self) {
+        let (size, _) = self.size();
+        let a = self.reg(size);
+        let b = self.reg(size);
+        let op = self.rng.pick(&["add", "sub", "cmp", "and", "or", "xor", "test", "neg"]);
+        if *op == "neg" {
+            self.line(format!("neg {a}"));
+        } else {
+            self.line(format!("{op} {a}, {b}"));
+        }
+    }
+
+    fn string_op(&mut self) {
+        let (size, name) = *self.rng.pick(&[(1, "b"), (2, "w"), (4, "d"), (8, "q")]);
+        let n = self.rng.below(0x300 / size) + u64::from(self.rng.below(4) == 0);
+        let span = n * size;
+        let down = self.rng.below(4) == 0;
+        let place = |rng: &mut Rng| {
+            if down {
+                DATA + span + rng.below(DATA_LEN - span - size)
+            } else {
+                DATA + rng.below(DATA_LEN - span - size)
+            }
+        };
+        let si = place(&mut self.rng);
+        let di = place(&mut self.rng);
+        if down {
+            self.line("std");
+        }
+        self.line(format!("mov rsi, {si:#x}"));
+        self.line(format!("mov rdi, {di:#x}"));
+        self.line(format!("mov ecx, {n}"));
+        let op = match self.rng.below(7) {
+            0 => format!("rep movs{name}"),
+            1 => format!("rep stos{name}"),
+            2 => format!("repe cmps{name}"),
+            3 => format!("repne scas{name}"),
+            4 => format!("lods{name}"),
+            5 => format!("stos{name}"),
+            _ => format!("movs{name}"),
+        };
+        self.line(op);
+        if down {
+            self.line("cld");
+        }
+    }
+
+    fn instruction(&mut self) {
+        let (size, word) = self.size();
+        let a = self.reg(size);
+        let b = self.reg(size);
+        match self.rng.below(24) {
+            0..=2 => {
+                let op = self.rng.pick(&ALU);
+                self.line(format!("{op} {a}, {b}"));
+            }
+            3 => {
+                let op = self.rng.pick(&ALU);
+                let i = self.imm(size);
+                self.line(format!("{op} {a}, {i}"));
+            }
+            4 => {
+                let op = self.rng.pick(&ALU[..8]);
+                let m = self.mem(size, true);
+                self.line(format!("{op} {a}, {m}"));
+            }
+            5 => {
+                let op = self.rng.pick(&ALU);
+                let m = self.mem(size, false);
+                if self.rng.below(2) == 0 {
+                    self.line(format!("{op} {m}, {a}"));
+                } else {
+                    let i = self.imm(size);
+                    self.line(format!("{op} {word} {m}, {i}"));
+                }
+            }
+            6 => {
+                let op = self.rng.pick(&["inc", "dec"]);
+                if self.rng.below(2) == 0 {
+                    self.line(format!("{op} {a}"));
+                } else {
+                    let m = self.mem(size, false);
+                    self.line(format!("{op} {word} {m}"));
+                }
+            }
+            7 => self.line(format!("mov {a}, {b}")),
+            8 => {
+                if size == 8 {
+                    let i = self.rng.next();
+                    self.line(format!("mov {a}, {i:#x}"));
+                } else {
+                    let i = self.imm(size);
+                    self.line(format!("mov {a}, {i}"));
+                }
+            }
+            9 => {
+                let m = self.mem(size, true);
+                self.line(format!("mov {a}, {m}"));
+            }
+            10 => {
+                let m = self.mem(size, false);
+                if self.rng.below(2) == 0 {
+                    self.line(format!("mov {m}, {a}"));
+                } else {
+                    let i = self.imm(size);
+                    self.line(format!("mov {word} {m}, {i}"));
+                }
+            }
+            11 => {
+                let (op, src) = *self.rng.pick(&[
+                    ("movzx", 1u32),
+                    ("movzx", 2),
+                    ("movsx", 1),
+                    ("movsx", 2),
+                    ("movsxd", 4),
+                ]);
+                let dst_size = if src == 4 {
+                    8
+                } else {
+                    *self.rng.pick(&[4u32, 8]).max(&(src * 2))
+                };
+                let d = self.reg(dst_size);
+                if self.rng.below(2) == 0 {
+                    let s = self.reg(src);
+                    self.line(format!("{op} {d}, {s}"));
+                } else {
+                    let w = ["", "byte", "word", "", "dword"][src as usize];
+                    let m = self.mem(src, true);
+                    self.line(format!("{op} {d}, {w} {m}"));
+                }
+            }
+            12 => {
+                let size = *self.rng.pick(&[2u32, 4, 8]);
+                let d = self.reg(size);
+                let x = self.reg(8);
+                let y = self.reg(8);
+                let s = self.rng.pick(&[1, 2, 4, 8]);
+                let disp = self.rng.next() as i32;
+                self.line(format!("lea {d}, [{x} + {y}*{s} + {disp}]"));
+            }
+            13 => {
+                let op = self.rng.pick(&SHIFTS);
+                // Counts below the operand size: CF is then defined for every shift.
+                let count = 1 + self.rng.below(u64::from(size * 8 - 1));
+                if self.rng.below(2) == 0 {
+                    self.line(format!("{op} {a}, {count}"));
+                } else {
+                    let a = self.reg_not_c(size);
+                    self.line(format!("mov ecx, {count}"));
+                    self.line(format!("{op} {a}, cl"));
+                }
+            }
+            14 => {
+                let size = *self.rng.pick(&[2u32, 4, 8]);
+                let d = self.reg(size);
+                let s = self.reg(size);
+                match self.rng.below(3) {
+                    0 => self.line(format!("imul {d}, {s}")),
+                    1 => {
+                        let i = self.rng.below(0x10000) as i16;
+                        self.line(format!("imul {d}, {s}, {i}"));
+                    }
+                    _ => {
+                        let m = self.mem(size, true);
+                        self.line(format!("imul {d}, {m}"));
+                    }
+                }
+            }
+            15 => {
+                self.defined_producer();
+                let cc = self.rng.pick(&CC);
+                match self.rng.below(3) {
+                    0 => {
+                        let r = self.reg(1);
+                        self.line(format!("set{cc} {r}"));
+                    }
+                    1 => {
+                        let size = *self.rng.pick(&[2u32, 4, 8]);
+                        let d = self.reg(size);
+                        if self.rng.below(2) == 0 {
+                            let s = self.reg(size);
+                            self.line(format!("cmov{cc} {d}, {s}"));
+                        } else {
+                            let m = self.mem(size, true);
+                            self.line(format!("cmov{cc} {d}, {m}"));
+                        }
+                    }
+                    _ => {
+                        self.label += 1;
+                        let l = self.label;
+                        self.line(format!("j{cc} .skip{l}"));
+                        self.line(format!("add {a}, {b}"));
+                        self.out.push_str(&format!(".skip{l}:\n"));
+                    }
+                }
+            }
+            16 => {
+                let x = self.reg(8);
+                let y = self.reg(8);
+                let z = self.reg(8);
+                self.line(format!("push {x}"));
+                self.line(format!("push {y}"));
+                self.line(format!("pop {z}"));
+                self.line(format!("pop {x}"));
+            }
+            17 => {
+                self.label += 1;
+                let l = self.label;
+                self.line(format!("call fn{l}"));
+                let x = self.reg(8);
+                let y = self.reg(8);
+                writeln!(self.subs, "fn{l}:   xor {x}, {y}\n        ret").unwrap();
+            }
+            18 | 19 => self.string_op(),
+            20 => {
+                self.label += 1;
+                let l = self.label;
+                let n = 1 + self.rng.below(20);
+                let a = self.reg_not_c(size);
+                let b = self.reg_not_c(size);
+                self.line(format!("mov ecx, {n}"));
+                self.out.push_str(&format!(".loop{l}:\n"));
+                self.line(format!("add {a}, {b}"));
+                self.line(format!("loop .loop{l}"));
+            }
+            21 => {
+                // Instructions the general path executes, between fast ones.
+                let op = self.rng.pick(&["neg", "not", "bswap", "xchg", "bt"]);
+                let size = if *op == "bswap" { 8 } else { size };
+                let a = self.reg(size);
+                let b = self.reg(size);
+                match *op {
+                    "xchg" => self.line(format!("xchg {a}, {b}")),
+                    "bt" if size > 1 => self.line(format!("bt {a}, {b}")),
+                    "bt" => self.line(format!("neg {a}")),
+                    _ => self.line(format!("{op} {a}")),
+                }
+            }
+            22 => {
+                let i = self.rng.below(16);
+                self.line(format!("mov r14d, {i}"));
+            }
+            _ => {
+                self.label += 1;
+                let l = self.label;
+                self.line(format!("jmp .over{l}"));
+                self.line(format!("add {a}, {b}"));
+                self.out.push_str(&format!(".over{l}:\n"));
+            }
+        }
+    }
+}
+
+/// A random program: registers and the data area from the seed, a body run three times,
+/// then registers, five flags and a checksum of the data area printed in hex.
+fn program(seed: u64, body_len: usize) -> String {
+    let mut g = Gen {
+        rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+        out: String::new(),
+        label: 0,
+        subs: String::new(),
+    };
+    g.out.push_str("        bits 64\n        org 0x100000\n");
+    g.line("mov rsp, 0x90000");
+    g.line("mov rsi, table");
+    g.line(format!("mov rdi, {DATA:#x}"));
+    g.line(format!("mov ecx, {DATA_LEN:#x}"));
+    g.line("rep movsb");
+    for r in ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13"] {
+        let v = g.rng.next();
+        g.line(format!("mov {r}, {v:#x}"));
+    }
+    g.line(format!("mov rbp, {DATA:#x}"));
+    g.line("xor r14d, r14d");
+    g.line("mov r15d, 3");
+    g.out.push_str("top:\n");
+    for _ in 0..body_len {
+        g.instruction();
+    }
+    g.line("dec r15d");
+    g.line("jnz top");
+    // The results: registers, then flags of a last (defined) ADD, then the checksum.
+    g.line("add rax, rbx");
+    g.line(format!("mov r15, {RESULTS:#x}"));
+    for (n, r) in [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13",
+        "r14",
+    ]
+    .iter()
+    .enumerate()
+    {
+        g.line(format!("mov [r15 + {}], {r}", n * 8));
+    }
+    for (n, cc) in ["o", "c", "z", "s", "p"].iter().enumerate() {
+        g.line(format!("set{cc} byte [r15 + {}]", 14 * 8 + n));
+    }
+    g.out.push_str(&format!(
+        "        mov rsi, {DATA:#x}
+        mov ecx, {:#x}
+        xor eax, eax
+sum:    add rax, [rsi]
+        rol rax, 5
+        add rsi, 8
+        loop sum
+        mov [r15 + 15 * 8], rax
+        mov rsi, r15
+        mov r12d, 16
+each:   mov rdx, [rsi]
+        mov ecx, 16
+nibble: rol rdx, 4
+        mov eax, edx
+        and eax, 15
+        mov al, [hex + rax]
+        out 0xe9, al
+        loop nibble
+        mov al, 10
+        out 0xe9, al
+        add rsi, 8
+        dec r12d
+        jnz each
+        xor eax, eax
+        out 0xf4, al
+{}hex:    db \"0123456789abcdef\"
+table:
+",
+        DATA_LEN / 8,
+        g.subs
+    ));
+    for _ in 0..DATA_LEN / 16 {
+        let bytes: Vec<String> = (0..16)
+            .map(|_| format!("{:#04x}", g.rng.below(256)))
+            .collect();
+        g.line(format!("db {}", bytes.join(", ")));
+    }
+    g.out
+}
+
+struct Run {
+    stdout: String,
+    stats: String,
+}
+
+fn run(path: &PathBuf, args: &[&str]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(["run", "--cpl", "3", "--stats", "--timeout", "20"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{} {args:?}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Run {
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stats: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn counter(stats: &str, name: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {stats}"))
+}
+
+#[test]
+fn random_programs_print_what_the_processor_prints_on_both_paths() {
+    let kvm = common::kvm_usable("the fast path against the processor");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fast_path");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut retired, mut fast) = (0, 0);
+    for seed in 1..=24u64 {
+        let source = program(seed, 120);
+        let path = dir.join(format!("random{seed}.asm"));
+        std::fs::write(&path, &source).unwrap();
+        let quick = run(&path, &[]);
+        let general = run(&path, &["--general-path"]);
+        assert_eq!(
+            quick.stdout.lines().count(),
+            16,
+            "{}: {}",
+            path.display(),
+            quick.stdout
+        );
+        assert_eq!(
+            quick.stdout,
+            general.stdout,
+            "{}: the fast path and the general path differ",
+            path.display()
+        );
+        assert_eq!(
+            counter(&quick.stats, "instructions_retired"),
+            counter(&general.stats, "instructions_retired"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(counter(&general.stats, "fast_path_instructions"), 0);
+        retired += counter(&quick.stats, "instructions_retired");
+        fast += counter(&quick.stats, "fast_path_instructions");
+        if kvm {
+            let truth = run(&path, &["--backend", "kvm"]);
+            assert_eq!(
+                quick.stdout,
+                truth.stdout,
+                "{}: the software CPU (left) and the processor (right) differ",
+                path.display()
+            );
+        }
+    }
+    // The programs exercise the fast path, not only the general one.
+    assert!(
+        fast * 10 > retired * 9,
+        "only {fast} of {retired} instructions ran on the fast path"
+    );
+    common::note(&format!(
+        "24 random programs: {retired} instructions, {fast} of them on the fast path"
+    ));
+}
