@@ -165,7 +165,8 @@ impl Gen {
         self.line(format!("mov rsi, {si:#x}"));
         self.line(format!("mov rdi, {di:#x}"));
         self.line(format!("mov ecx, {n}"));
-        let op = match self.rng.below(7) {
+        let op = match self.rng.below(8) {
+            7 => format!("rep lods{name}"),
             0 => format!("rep movs{name}"),
             1 => format!("rep stos{name}"),
             2 => format!("repe cmps{name}"),

@@ -75,3 +75,45 @@ patch:  mov al, 'A'
 ";
     assert_eq!(run(source, "smc16.asm", "emulator", &[]), "ABC");
 }
+
+/// REP MOVSB and REP STOSW rewrite the instructions right after themselves, on their own
+/// page: the rewritten instructions run (the fast path leaves such iterations to the general
+/// path, which fetches the instruction again for each one).
+const REP_OVER_CODE: &str = "
+        bits 64
+        org 0x100000
+        cld
+        lea rsi, [rel new]
+        lea rdi, [rel first]
+        mov ecx, 2
+        rep movsb
+first:  mov al, 'A'                 ; becomes mov al, 'B'
+        out 0xe9, al
+        lea rdi, [rel second]
+        mov ax, 0x43b0              ; B0 43 = mov al, 'C'
+        mov ecx, 1
+        rep stosw
+second: mov al, 'X'                 ; becomes mov al, 'C'
+        out 0xe9, al
+        xor eax, eax
+        out 0xf4, al
+new:    mov al, 'B'
+";
+
+#[test]
+fn rep_strings_rewriting_the_code_after_them_run_the_new_code() {
+    let emulator = run(REP_OVER_CODE, "smcrep.asm", "emulator", &["--cpl", "3"]);
+    assert_eq!(emulator, "BC");
+    assert_eq!(
+        run(
+            REP_OVER_CODE,
+            "smcrep.asm",
+            "emulator",
+            &["--cpl", "3", "--general-path"]
+        ),
+        emulator
+    );
+    if common::kvm_usable("self-modifying REP strings on KVM") {
+        assert_eq!(run(REP_OVER_CODE, "smcrep.asm", "kvm", &["--cpl", "3"]), emulator);
+    }
+}

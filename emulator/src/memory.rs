@@ -80,11 +80,12 @@ pub struct GuestMemory {
     rom: Span,
     /// While on: each guest write's address and the bytes it replaced (see [`Self::journal`]).
     journal: Option<Vec<(u64, Vec<u8>)>>,
-    /// Per 4 KiB page of RAM, a counter every write into the page moves on; with `epoch`,
-    /// which every other change moves on (loading, clearing), it tells a cache of what memory
-    /// held (the software CPU's decoded instructions) whether it still holds it.
+    /// Per 4 KiB page of RAM, a counter every change of the page moves on (guest writes,
+    /// loading, clearing); it tells a cache of what memory held (the software CPU's decoded
+    /// instructions) whether it still holds it.
     page_writes: Vec<u64>,
-    epoch: u64,
+    /// The same for all of ROM (which only loading changes).
+    rom_version: u64,
 }
 
 // SAFETY: the raw pointers in `ram` and `rom` point into mappings owned by `mmap`, which is
@@ -123,7 +124,7 @@ impl GuestMemory {
             rom,
             journal: None,
             page_writes: vec![0; (layout.ram_size / 4096) as usize],
-            epoch: 0,
+            rom_version: 0,
         })
     }
 
@@ -201,11 +202,14 @@ impl GuestMemory {
     }
 
     /// What identifies the contents of the page holding `addr` (RAM or ROM) until they
-    /// change: equal versions mean equal bytes.
-    #[inline]
-    pub fn version(&self, addr: u64) -> (u64, u64) {
+    /// change: equal versions mean equal bytes (versions only grow).
+    #[inline(always)]
+    pub fn version(&self, addr: u64) -> u64 {
         let page = (addr >> 12) as usize;
-        (self.epoch, self.page_writes.get(page).copied().unwrap_or(0))
+        match self.page_writes.get(page) {
+            Some(&v) => v,
+            None => self.rom_version,
+        }
     }
 
     /// The host address of the 4 KiB RAM page at `page` (page-aligned), or null when the page
@@ -270,7 +274,14 @@ impl GuestMemory {
             Some((p, _)) => {
                 // SAFETY: `host` checked the span lies inside one mapping we own mutably.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
-                self.epoch += 1;
+                if addr < self.layout.ram_size {
+                    let last = addr + data.len().max(1) as u64 - 1;
+                    for page in addr >> 12..=last >> 12 {
+                        self.page_writes[page as usize] += 1;
+                    }
+                } else {
+                    self.rom_version += 1;
+                }
                 Ok(())
             }
             None if data.is_empty() => Ok(()),
@@ -306,7 +317,9 @@ impl GuestMemory {
     pub fn clear_ram(&mut self) {
         // SAFETY: the RAM span is exactly the RAM mapping, owned mutably through `&mut self`.
         unsafe { std::ptr::write_bytes(self.ram.host, 0, self.ram.len as usize) };
-        self.epoch += 1;
+        for v in &mut self.page_writes {
+            *v += 1;
+        }
     }
 
     /// Checks that the regions are still the ones vm-memory reports (used by tests).

@@ -22,7 +22,7 @@ pub(crate) enum AluOp {
 
 impl AluOp {
     /// Whether the instruction writes its destination (CMP and TEST only set flags).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn writes(self) -> bool {
         !matches!(self, AluOp::Cmp | AluOp::Test)
     }
@@ -31,7 +31,7 @@ impl AluOp {
 /// Result and status flags of a two-operand ALU instruction on `a` (the destination) and
 /// `b`, with the carry flag `cf` (ADC and SBB read it). Shared by the general path and the
 /// fast path, so that both compute the same bits.
-#[inline]
+#[inline(always)]
 pub(crate) fn alu_calc(op: AluOp, a: u64, b: u64, cf: bool, size: u32) -> (u64, u64) {
     match op {
         AluOp::Add => flags::add(a, b, false, size),
@@ -46,13 +46,13 @@ pub(crate) fn alu_calc(op: AluOp, a: u64, b: u64, cf: bool, size: u32) -> (u64, 
 
 impl Cpu {
     /// Replaces the six status flags.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_status(&mut self, f: u64) {
         self.s.rflags = (self.s.rflags & !STATUS) | (f & STATUS);
     }
 
     /// Replaces the status flags in `which` only.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_status_masked(&mut self, f: u64, which: u64) {
         self.s.rflags = (self.s.rflags & !which) | (f & which);
     }

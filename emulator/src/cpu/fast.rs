@@ -33,6 +33,31 @@ use crate::state::flags::{AC, CF, DF, RF, STATUS, TF, ZF};
 use crate::state::reg::{RAX, RCX, RDI, RSI, RSP};
 use crate::state::{ctl, CpuMode};
 
+/// Evaluates `$body` with `$s` a constant equal to the operand size `$size` (1, 2, 4 or 8
+/// bytes), so that the masks and flag rules inlined into it fold away.
+macro_rules! by_size {
+    ($size:expr, $s:ident => $body:expr) => {
+        match $size {
+            1 => {
+                const $s: u32 = 1;
+                $body
+            }
+            2 => {
+                const $s: u32 = 2;
+                $body
+            }
+            4 => {
+                const $s: u32 = 4;
+                $body
+            }
+            _ => {
+                const $s: u32 = 8;
+                $body
+            }
+        }
+    };
+}
+
 /// What an [`Op`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -76,6 +101,9 @@ pub(crate) enum Kind {
     Cmps,
     Scas,
 }
+
+/// [`Cpu::code_page`] when it holds nothing (no page starts at an odd address).
+pub(crate) const NO_CODE_PAGE: (u64, u64) = (1, 0);
 
 /// No register (for a memory operand's base or index).
 const NO_REG: u8 = 0xff;
@@ -602,6 +630,8 @@ impl Cpu {
             write: u | P_WRITE | P_DIRTY,
             exec: u | P_EXEC,
         };
+        self.code_page = NO_CODE_PAGE;
+        let mut rf = self.s.rflags & RF != 0;
         let mut n = 0u64;
         let bail = loop {
             if n >= budget {
@@ -612,23 +642,33 @@ impl Cpu {
             {
                 break false;
             }
-            let Some((_, phys)) = self.fast_ptr(rip, 1, need.exec) else {
-                break true;
+            // The page of the last fetch is reused while no walk can have refilled its
+            // TLB entry (the general path would find the same entry there).
+            let phys = if rip & !0xfff == self.code_page.0 {
+                self.code_page.1 | (rip & 0xfff)
+            } else {
+                let Some((_, phys)) = self.fast_ptr(rip, 1, need.exec) else {
+                    break true;
+                };
+                self.code_page = (rip & !0xfff, phys & !0xfff);
+                phys
             };
             let slot = decoded_slot(phys);
             let version = self.mem.version(phys);
             let d = &self.decoded[slot];
-            let op = if d.phys == phys && d.ip == rip && d.bits == 64 && d.version == version {
+            // (An instruction decoded in another code size has a `Kind::Generic` form.)
+            let op = if d.phys == phys && d.ip == rip && d.version == version {
                 d.fast
             } else {
                 // Decode it now (fetching has no effect the general path would not have
                 // when it executes the instruction); instructions that cross a page are
                 // not kept, and go to the general path.
+                self.code_page = NO_CODE_PAGE;
                 if self.fetch_decode().is_err() {
                     break true;
                 }
                 let d = &self.decoded[slot];
-                if !(d.phys == phys && d.ip == rip && d.bits == 64 && d.version == version) {
+                if !(d.phys == phys && d.ip == rip && d.version == version) {
                     break true;
                 }
                 d.fast
@@ -638,8 +678,12 @@ impl Cpu {
                     n += k;
                     // RF (set by IRET, or between REP iterations) only suppresses
                     // instruction breakpoints, which are not armed here; it is cleared when
-                    // an instruction completes.
-                    self.s.rflags &= !RF;
+                    // an instruction completes. (Only then: a byte-wide write to RFLAGS
+                    // before every instruction would stall the next full-width read.)
+                    if rf {
+                        self.s.rflags &= !RF;
+                        rf = false;
+                    }
                 }
                 Done::Stop(k) => {
                     n += k;
@@ -710,6 +754,7 @@ impl Cpu {
         } else {
             Access::Read
         };
+        self.code_page = NO_CODE_PAGE;
         self.translate(lin, access).ok()?;
         self.tlb.hit(lin, need)
     }
@@ -744,12 +789,12 @@ impl Cpu {
     /// most `budget` instructions.
     #[inline(always)]
     fn exec_fast(&mut self, op: &Op, need: Need, budget: u64, page: u64) -> Done {
-        let size = op.size;
-        let sz = u32::from(size);
         let next = self.s.rip.wrapping_add(u64::from(op.len));
         match op.kind {
             Kind::Generic => return Done::Bail,
-            Kind::AluRR | Kind::AluRI | Kind::AluRM => {
+            Kind::AluRR | Kind::AluRI | Kind::AluRM => by_size!(op.size, SZ => {
+                let sz = SZ;
+                let size = SZ as u8;
                 let b = match op.kind {
                     Kind::AluRR => self.r(op.r1) & mask(sz),
                     Kind::AluRI => op.imm,
@@ -764,8 +809,10 @@ impl Cpu {
                     self.set_reg(usize::from(op.r0), sz, r);
                 }
                 self.set_status(f);
-            }
-            Kind::AluMR | Kind::AluMI => {
+            }),
+            Kind::AluMR | Kind::AluMI => by_size!(op.size, SZ => {
+                let sz = SZ;
+                let size = SZ as u8;
                 let lin = self.fast_linear(&op.mem);
                 let access = if op.alu.writes() {
                     need.write
@@ -787,8 +834,10 @@ impl Cpu {
                     self.fast_store(p, phys, size, r);
                 }
                 self.set_status(f);
-            }
-            Kind::IncDecR | Kind::IncDecM => {
+            }),
+            Kind::IncDecR | Kind::IncDecM => by_size!(op.size, SZ => {
+                let sz = SZ;
+                let size = SZ as u8;
                 let target = if op.kind == Kind::IncDecM {
                     match self.fast_ptr(self.fast_linear(&op.mem), size, need.write) {
                         Some(t) => Some(t),
@@ -812,14 +861,17 @@ impl Cpu {
                     None => self.set_reg(usize::from(op.r0), sz, r),
                 }
                 self.set_status_masked(f, STATUS & !CF);
-            }
-            Kind::MovRR => self.set_reg(usize::from(op.r0), sz, self.r(op.r1)),
-            Kind::MovRI => self.set_reg(usize::from(op.r0), sz, op.imm),
-            Kind::MovRM => match self.fast_read(self.fast_linear(&op.mem), size, need) {
-                Some(v) => self.set_reg(usize::from(op.r0), sz, v),
-                None => return Done::Bail,
-            },
-            Kind::MovMR | Kind::MovMI => {
+            }),
+            Kind::MovRR => by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, self.r(op.r1))),
+            Kind::MovRI => by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, op.imm)),
+            Kind::MovRM => by_size!(op.size, SZ => {
+                match self.fast_read(self.fast_linear(&op.mem), SZ as u8, need) {
+                    Some(v) => self.set_reg(usize::from(op.r0), SZ, v),
+                    None => return Done::Bail,
+                }
+            }),
+            Kind::MovMR | Kind::MovMI => by_size!(op.size, SZ => {
+                let size = SZ as u8;
                 let lin = self.fast_linear(&op.mem);
                 let Some((p, phys)) = self.fast_ptr(lin, size, need.write) else {
                     return Done::Bail;
@@ -830,8 +882,9 @@ impl Cpu {
                     op.imm
                 };
                 self.fast_store(p, phys, size, v);
-            }
-            Kind::MovxRR | Kind::MovxRM => {
+            }),
+            Kind::MovxRR | Kind::MovxRM => by_size!(op.size, SZ => {
+                let sz = SZ;
                 let src_size = op.x & 0x7f;
                 let v = if op.kind == Kind::MovxRR {
                     self.r(op.r1) & mask(u32::from(src_size))
@@ -847,12 +900,14 @@ impl Cpu {
                     v
                 };
                 self.set_reg(usize::from(op.r0), sz, v & mask(sz));
-            }
-            Kind::Lea => {
+            }),
+            Kind::Lea => by_size!(op.size, SZ => {
+                let sz = SZ;
                 let ea = self.fast_ea(&op.mem);
                 self.set_reg(usize::from(op.r0), sz, ea & mask(sz));
-            }
-            Kind::ShiftRI | Kind::ShiftRCl => {
+            }),
+            Kind::ShiftRI | Kind::ShiftRCl => by_size!(op.size, SZ => {
+                let sz = SZ;
                 let count = if op.kind == Kind::ShiftRI {
                     op.imm as u32
                 } else {
@@ -868,8 +923,10 @@ impl Cpu {
                     self.set_reg(usize::from(op.r0), sz, r);
                     self.s.rflags = (old & !which) | (f & which);
                 }
-            }
-            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => {
+            }),
+            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => by_size!(op.size, SZ => {
+                let sz = SZ;
+                let size = SZ as u8;
                 let src = match op.kind {
                     Kind::ImulRR | Kind::ImulRRI => self.r(op.r1) & mask(sz),
                     _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
@@ -884,8 +941,10 @@ impl Cpu {
                 let (lo, f) = imul_calc(a, b, sz);
                 self.set_reg(usize::from(op.r0), sz, lo);
                 self.set_status(f);
-            }
-            Kind::CmovRR | Kind::CmovRM => {
+            }),
+            Kind::CmovRR | Kind::CmovRM => by_size!(op.size, SZ => {
+                let sz = SZ;
+                let size = SZ as u8;
                 // The source is read whatever the condition (a memory source can fault).
                 let src = if op.kind == Kind::CmovRR {
                     self.r(op.r1)
@@ -901,7 +960,7 @@ impl Cpu {
                     self.r(op.r0)
                 };
                 self.set_reg(usize::from(op.r0), sz, v & mask(sz));
-            }
+            }),
             Kind::SetccR => {
                 let v = u64::from(self.cond_now(op.x));
                 self.set_reg(usize::from(op.r0), 1, v);
@@ -990,6 +1049,108 @@ impl Cpu {
         Done::Go(1)
     }
 
+    /// Up to `limit` iterations of a forward REP string instruction whose elements stay
+    /// within the current pages of rSI and rDI, done on host memory in the architecture's
+    /// order (so an overlapping MOVS repeats its pattern as the processor's does). Returns
+    /// how many ran and whether a REPE/REPNE condition ended the instruction; `None` when
+    /// the first element needs more than the TLB (the caller then goes element by element,
+    /// and gives the instruction to the general path if that needs more too).
+    fn string_chunk(&mut self, op: &Op, need: Need, limit: u64, page: u64) -> Option<(u64, bool)> {
+        let size = op.size;
+        let sz = u32::from(size);
+        let step = usize::from(size);
+        let si = self.r(RSI as u8);
+        let di = self.r(RDI as u8);
+        let room = |a: u64| (0x1000 - (a & 0xfff)) / u64::from(size);
+        // The accesses of the first iteration, in the general path's order.
+        let src = match op.kind {
+            Kind::Movs | Kind::Cmps | Kind::Lods => Some(self.fast_ptr(si, size, need.read)?.0),
+            _ => None,
+        };
+        let dst = match op.kind {
+            Kind::Stos | Kind::Movs => {
+                let (p, phys) = self.fast_ptr(di, size, need.write)?;
+                if phys & !0xfff == page {
+                    // Writing the instruction's own page: the general path fetches the
+                    // instruction again for each iteration.
+                    return None;
+                }
+                Some((p, phys))
+            }
+            Kind::Cmps | Kind::Scas => Some(self.fast_ptr(di, size, need.read)?),
+            _ => None,
+        };
+        let mut k = limit;
+        if src.is_some() {
+            k = k.min(room(si));
+        }
+        if dst.is_some() {
+            k = k.min(room(di));
+        }
+        let n = k as usize;
+        let mut stop = false;
+        // Every access below stays inside the page `fast_ptr` checked for the first element
+        // of its pointer: `k` is at most the elements left in that page.
+        match op.kind {
+            Kind::Stos => {
+                let (d, phys) = dst?;
+                let v = self.r(RAX as u8);
+                for j in 0..n {
+                    // SAFETY: j < k elements fit in the page (above).
+                    unsafe { store(d.add(j * step), size, v) };
+                }
+                self.mem.note_write(phys);
+            }
+            Kind::Movs => {
+                let (s, (d, phys)) = (src?, dst?);
+                for j in 0..n {
+                    // SAFETY: j < k elements fit in both pages (above).
+                    unsafe { store(d.add(j * step), size, load(s.add(j * step), size)) };
+                }
+                self.mem.note_write(phys);
+            }
+            Kind::Lods => {
+                // SAFETY: the last of k elements fits in the page (above).
+                let v = unsafe { load(src?.add((n - 1) * step), size) };
+                self.set_reg(RAX, sz, v);
+            }
+            _ => {
+                // CMPS and SCAS: compare until the condition fails; the flags are those of
+                // the last comparison.
+                let (d, _) = dst?;
+                let repne = op.x == 2;
+                let acc = self.r(RAX as u8) & mask(sz);
+                let (mut a, mut b) = (0, 0);
+                let mut j = 0;
+                while j < n {
+                    a = match src {
+                        // SAFETY: j < k elements fit in the page (above).
+                        Some(s) => unsafe { load(s.add(j * step), size) },
+                        None => acc,
+                    };
+                    // SAFETY: as above.
+                    b = unsafe { load(d.add(j * step), size) };
+                    j += 1;
+                    if (a == b) == repne {
+                        stop = true;
+                        break;
+                    }
+                }
+                k = j as u64;
+                let (_, f) = flags::sub(a, b, false, sz);
+                self.set_status(f);
+            }
+        }
+        let bytes = k * u64::from(size);
+        if src.is_some() {
+            self.s.gpr[RSI] = si.wrapping_add(bytes);
+        }
+        if dst.is_some() {
+            self.s.gpr[RDI] = di.wrapping_add(bytes);
+        }
+        Some((k, stop))
+    }
+
     /// A string instruction, with or without REP: as many iterations as the budget allows
     /// and the TLB can serve. An iteration that would write the instruction's own page
     /// goes to the general path (which fetches the instruction again for the next one).
@@ -1010,6 +1171,20 @@ impl Cpu {
         let mut done = 0u64;
         let mut finished = false;
         while done < budget {
+            if rep && step == u64::from(size) {
+                // Forwards: the rest of the page(s) in one go.
+                if let Some((k, stop)) = self.string_chunk(op, need, count.min(budget - done), page)
+                {
+                    done += k;
+                    count -= k;
+                    self.s.gpr[RCX] = count;
+                    if count == 0 || stop {
+                        finished = true;
+                        break;
+                    }
+                    continue;
+                }
+            }
             let si = self.r(RSI as u8);
             let di = self.r(RDI as u8);
             let mut go_on = true;
@@ -1029,26 +1204,6 @@ impl Cpu {
                     };
                     if rep && phys & !0xfff == page {
                         break;
-                    }
-                    if op.kind == Kind::Stos && rep && step == u64::from(size) {
-                        // The rest of the page in one go.
-                        let room = (0x1000 - (di & 0xfff)) / u64::from(size);
-                        let k = room.min(count).min(budget - done);
-                        for j in 0..k as usize {
-                            // SAFETY: `k` elements from `p` stay inside the page
-                            // `fast_ptr` checked.
-                            unsafe { store(p.add(j * usize::from(size)), size, v) };
-                        }
-                        self.mem.note_write(phys);
-                        self.s.gpr[RDI] = di.wrapping_add(k * u64::from(size));
-                        count -= k;
-                        self.s.gpr[RCX] = count;
-                        done += k;
-                        if count == 0 {
-                            finished = true;
-                            break;
-                        }
-                        continue;
                     }
                     self.fast_store(p, phys, size, v);
                     self.s.gpr[RDI] = di.wrapping_add(step);

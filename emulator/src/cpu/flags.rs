@@ -28,13 +28,13 @@ use crate::state::flags::{AF, CF, OF, PF, SF, ZF};
 use super::operand::mask;
 
 /// The sign bit of an operand of `size` bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn sign_bit(size: u32) -> u64 {
     1u64 << (size * 8 - 1)
 }
 
 /// PF: set when the low byte of the result has an even number of one bits.
-#[inline]
+#[inline(always)]
 pub(crate) fn parity(r: u64) -> u64 {
     // Fold the byte to a nibble (same parity), then look the nibble up in a 16-bit table
     // whose bit n is set when n has an even number of one bits.
@@ -44,7 +44,7 @@ pub(crate) fn parity(r: u64) -> u64 {
 }
 
 /// SF, ZF and PF of a result of `size` bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn szp(r: u64, size: u32) -> u64 {
     let r = r & mask(size);
     let mut f = parity(r);
@@ -58,7 +58,7 @@ pub(crate) fn szp(r: u64, size: u32) -> u64 {
 }
 
 /// Result and status flags of `a + b + carry`.
-#[inline]
+#[inline(always)]
 pub(crate) fn add(a: u64, b: u64, carry: bool, size: u32) -> (u64, u64) {
     let m = mask(size);
     let wide = u128::from(a & m) + u128::from(b & m) + u128::from(carry);
@@ -77,7 +77,7 @@ pub(crate) fn add(a: u64, b: u64, carry: bool, size: u32) -> (u64, u64) {
 }
 
 /// Result and status flags of `a - b - borrow`.
-#[inline]
+#[inline(always)]
 pub(crate) fn sub(a: u64, b: u64, borrow: bool, size: u32) -> (u64, u64) {
     let m = mask(size);
     let (a, b) = (a & m, b & m);
@@ -96,13 +96,13 @@ pub(crate) fn sub(a: u64, b: u64, borrow: bool, size: u32) -> (u64, u64) {
 }
 
 /// Status flags of a logical result: CF = OF = 0, AF cleared (undefined).
-#[inline]
+#[inline(always)]
 pub(crate) fn logic(r: u64, size: u32) -> u64 {
     szp(r, size)
 }
 
 /// Evaluates a condition code (the low four bits of a Jcc/SETcc/CMOVcc opcode).
-#[inline]
+#[inline(always)]
 pub(crate) fn condition(cc: u8, rflags: u64) -> bool {
     let f = |bit: u64| rflags & bit != 0;
     let r = match cc >> 1 {

@@ -145,6 +145,8 @@ pub struct Cpu {
     fast_path: bool,
     /// Instructions retired on the fast path.
     fast_retired: u64,
+    /// The fast path's last code page: (linear, physical), while its TLB entry stays.
+    code_page: (u64, u64),
 }
 
 /// How many decoded instructions the CPU keeps (a power of two).
@@ -159,7 +161,7 @@ struct Decoded {
     phys: u64,
     ip: u64,
     bits: u32,
-    version: (u64, u64),
+    version: u64,
     asz: u32,
     pause_xchg_size: u32,
     instruction: Instruction,
@@ -179,7 +181,7 @@ impl Decoded {
             phys: u64::MAX,
             ip: 0,
             bits: 0,
-            version: (0, 0),
+            version: 0,
             asz: 0,
             pause_xchg_size: 0,
             instruction: Instruction::default(),
@@ -251,6 +253,7 @@ impl Cpu {
             decoded: vec![Decoded::empty(); DECODED].into_boxed_slice(),
             fast_path: true,
             fast_retired: 0,
+            code_page: fast::NO_CODE_PAGE,
         })
     }
 

@@ -11,7 +11,7 @@ use crate::state::reg::{RAX, RDX};
 /// The truncated product and the status flags of the two- and three-operand IMUL forms:
 /// CF = OF = whether the signed product does not fit; SF, ZF, PF from the truncated
 /// product, AF cleared. Shared by the general path and the fast path.
-#[inline]
+#[inline(always)]
 pub(crate) fn imul_calc(a: u64, b: u64, size: u32) -> (u64, u64) {
     let signed = |v: u64| i128::from(sext(v, size) as i64);
     let full = signed(a) * signed(b);

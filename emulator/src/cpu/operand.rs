@@ -57,7 +57,7 @@ pub(crate) fn sreg(r: Register) -> Option<usize> {
 }
 
 /// Mask of the low `size` bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn mask(size: u32) -> u64 {
     if size >= 8 {
         u64::MAX
@@ -67,7 +67,7 @@ pub(crate) fn mask(size: u32) -> u64 {
 }
 
 /// Sign-extends the low `size` bytes of `v` to 64 bits.
-#[inline]
+#[inline(always)]
 pub(crate) fn sext(v: u64, size: u32) -> u64 {
     let shift = 64 - size * 8;
     (((v << shift) as i64) >> shift) as u64
@@ -93,7 +93,7 @@ impl Cpu {
 
     /// Writes a register the way the architecture does: 8- and 16-bit writes keep the other
     /// bits, 32-bit writes zero the upper half.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_gpr(&mut self, r: GprRef, v: u64) {
         let old = &mut self.s.gpr[r.index];
         *old = match (r.size, r.high) {
@@ -112,7 +112,7 @@ impl Cpu {
     }
 
     /// Writes GPR number `index` at `size` bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_reg(&mut self, index: usize, size: u32, v: u64) {
         self.set_gpr(
             GprRef {

@@ -31,7 +31,7 @@ pub(crate) fn count_mask(size: u32) -> u32 {
 /// Result, flags and which flags change, of a shift or rotate of `a` (`size` bytes) by a
 /// masked, non-zero `count`, with the carry flag `cf` (RCL and RCR rotate through it).
 /// Shared by the general path and the fast path.
-#[inline]
+#[inline(always)]
 pub(crate) fn shift_calc(op: ShiftOp, a: u64, count: u32, size: u32, cf: bool) -> (u64, u64, u64) {
     let bits = size * 8;
     let msb = |v: u64| v & sign_bit(size) != 0;
