@@ -632,6 +632,10 @@ impl Cpu {
         };
         self.code_page = NO_CODE_PAGE;
         let mut rf = self.s.rflags & RF != 0;
+        // The decoded instructions are taken out of the CPU while it runs, so that an
+        // instruction's prepared form is read in place, not copied (it goes back before
+        // anything else can decode).
+        let mut decoded = std::mem::take(&mut self.decoded);
         let mut n = 0u64;
         let bail = loop {
             if n >= budget {
@@ -655,25 +659,22 @@ impl Cpu {
             };
             let slot = decoded_slot(phys);
             let version = self.mem.version(phys);
-            let d = &self.decoded[slot];
+            let d = &decoded[slot];
             // (An instruction decoded in another code size has a `Kind::Generic` form.)
-            let op = if d.phys == phys && d.ip == rip && d.version == version {
-                d.fast
-            } else {
+            if !(d.phys == phys && d.ip == rip && d.version == version) {
                 // Decode it now (fetching has no effect the general path would not have
                 // when it executes the instruction); instructions that cross a page are
                 // not kept, and go to the general path.
                 self.code_page = NO_CODE_PAGE;
-                if self.fetch_decode().is_err() {
+                self.decoded = decoded;
+                let fetched = self.fetch_decode();
+                decoded = std::mem::take(&mut self.decoded);
+                let d = &decoded[slot];
+                if fetched.is_err() || !(d.phys == phys && d.ip == rip && d.version == version) {
                     break true;
                 }
-                let d = &self.decoded[slot];
-                if !(d.phys == phys && d.ip == rip && d.version == version) {
-                    break true;
-                }
-                d.fast
-            };
-            match self.exec_fast(&op, need, budget - n, phys & !0xfff) {
+            }
+            match self.exec_fast(&decoded[slot].fast, need, budget - n, phys & !0xfff) {
                 Done::Go(k) => {
                     n += k;
                     // RF (set by IRET, or between REP iterations) only suppresses
@@ -692,6 +693,7 @@ impl Cpu {
                 Done::Bail => break true,
             }
         };
+        self.decoded = decoded;
         self.retired += n;
         self.fast_retired += n;
         self.s.tsc = self.s.tsc.wrapping_add(n);
