@@ -105,6 +105,10 @@ struct BenchArgs {
     /// Timed runs per figure; the fastest counts.
     #[arg(long, default_value = "3")]
     repeats: u32,
+    /// Also run each workload's machine code as a Linux process on this CPU (each OUT to
+    /// the console or exit port handled by a signal handler), the figure KVM is judged by.
+    #[arg(long)]
+    native: bool,
 }
 
 #[derive(clap::Args)]
@@ -597,11 +601,14 @@ fn bench(args: &BenchArgs) -> Result<u8> {
             known.join(", ")
         );
     }
-    let backends = match args.backend {
+    let mut backends = match args.backend {
         CaseBackend::Emulator => vec![B::Emulator],
         CaseBackend::Kvm => vec![B::Kvm],
         CaseBackend::Both => vec![B::Emulator, B::Kvm],
     };
+    if args.native {
+        backends.push(B::Native);
+    }
     if backends.contains(&B::Kvm) {
         x86lab_kvm::KvmMachine::new(MemoryLayout::default()).context(
             "KVM is not available here; measure the software CPU alone with --backend emulator",
@@ -636,13 +643,20 @@ fn bench(args: &BenchArgs) -> Result<u8> {
         println!("KVM: {regime}");
     }
     println!("both backends run each workload in 64-bit user mode (CPL 3); REP iterations count one each");
+    if args.native {
+        println!("native: the same machine code in a Linux process (its OUTs handled by a signal handler)");
+    }
     println!();
     let mut header = format!("{:<8}", "workload");
     for b in &backends {
         header += &format!(" {:>13}", format!("{} MIPS", b.name()));
     }
-    if backends.len() == 2 {
+    let has = |b: B| backends.contains(&b);
+    if has(B::Emulator) && has(B::Kvm) {
         header += &format!(" {:>16}", "emulator vs kvm");
+    }
+    if has(B::Kvm) && has(B::Native) {
+        header += &format!(" {:>14}", "kvm vs native");
     }
     println!("{header}");
     let names: Vec<String> = if args.workload.is_empty() {
@@ -662,14 +676,18 @@ fn bench(args: &BenchArgs) -> Result<u8> {
         for m in &ms {
             row += &format!(" {:>13.1}", m.mips());
         }
-        if let [e, k] = &ms[..] {
-            let ratio = e.mips() / k.mips();
+        let mips = |b: B| ms.iter().find(|m| m.backend == b).map(|m| m.mips());
+        if let (Some(e), Some(k)) = (mips(B::Emulator), mips(B::Kvm)) {
+            let ratio = e / k;
             let shown = if ratio >= 1.0 {
                 format!("{ratio:.2}x")
             } else {
                 format!("1/{:.0}", 1.0 / ratio)
             };
             row += &format!(" {shown:>16}");
+        }
+        if let (Some(k), Some(n)) = (mips(B::Kvm), mips(B::Native)) {
+            row += &format!(" {:>13.1}%", 100.0 * k / n);
         }
         println!("{row}");
     }

@@ -11,6 +11,8 @@
 //! are not. Each measurement is the best of `repeats` runs, since on a shared machine the
 //! noise only ever slows a run down.
 
+pub mod native;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -22,6 +24,8 @@ use x86lab_firmware::load::{self, LoadOptions, Mode};
 pub enum Backend {
     Emulator,
     Kvm,
+    /// The same machine code as a Linux process on this CPU ([`native`]).
+    Native,
 }
 
 impl Backend {
@@ -29,6 +33,7 @@ impl Backend {
         match self {
             Backend::Emulator => "emulator",
             Backend::Kvm => "kvm",
+            Backend::Native => "native",
         }
     }
 }
@@ -92,6 +97,7 @@ pub fn prepared(name: &str, iterations: u64, backend: Backend) -> Result<Box<dyn
             x86lab_kvm::KvmMachine::new(MemoryLayout::default())
                 .context("KVM is not available; measure with --backend emulator")?,
         ),
+        Backend::Native => bail!("a native run is not a machine: use `timed`"),
     };
     let opts = LoadOptions {
         mode: Some(Mode::Long),
@@ -119,6 +125,36 @@ pub fn timed_run(m: &mut dyn Machine, name: &str) -> Result<(Duration, Option<u6
             m.backend()
         ),
     }
+}
+
+/// One timed run of a workload with `iterations` on `backend`; on the software CPU, also
+/// checks the instructions it retired against the workload's shape.
+pub fn timed(name: &str, iterations: u64, backend: Backend, s: Shape) -> Result<Duration> {
+    if backend == Backend::Native {
+        let a = x86lab_firmware::assemble_workload(name, &defines(iterations))
+            .map_err(anyhow::Error::msg)?;
+        let (took, output) =
+            native::run(&a.bytes, a.origin).with_context(|| format!("workload `{name}`"))?;
+        // The workloads print their result as 16 hex digits and a newline.
+        if output.len() != 17 {
+            bail!(
+                "the workload `{name}` printed {:?} natively, not one 64-bit result",
+                String::from_utf8_lossy(&output)
+            );
+        }
+        return Ok(took);
+    }
+    let mut m = prepared(name, iterations, backend)?;
+    let (took, counted) = timed_run(m.as_mut(), name)?;
+    if let Some(c) = counted {
+        if c != s.instructions(iterations) {
+            bail!(
+                "the workload `{name}` ran {c} instructions, not the {} its shape predicts",
+                s.instructions(iterations)
+            );
+        }
+    }
+    Ok(took)
 }
 
 /// `fixed + per_iteration * n`: a workload's instruction count as a function of n.
@@ -180,13 +216,12 @@ pub fn measure(opts: &Options, mut progress: impl FnMut(&Measurement)) -> Result
             // Size the run from a short one on this backend.
             let rate = match backend {
                 Backend::Emulator => emulator_rate,
-                Backend::Kvm => {
+                Backend::Kvm | Backend::Native => {
                     // Grow the run until it lasts a tenth of the target: a short one would
-                    // mostly measure entering the VM.
+                    // mostly measure entering the VM (or starting the process).
                     let mut n = iterations_for(s, emulator_rate, opts.target / 10);
                     loop {
-                        let mut m = prepared(name, n, backend)?;
-                        let (took, _) = timed_run(m.as_mut(), name)?;
+                        let took = timed(name, n, backend, s)?;
                         if took >= opts.target / 10 || n > u64::MAX / 1024 {
                             break s.instructions(n) as f64 / took.as_secs_f64().max(1e-6);
                         }
@@ -197,17 +232,7 @@ pub fn measure(opts: &Options, mut progress: impl FnMut(&Measurement)) -> Result
             let iterations = iterations_for(s, rate, opts.target);
             let mut best = f64::INFINITY;
             for _ in 0..opts.repeats.max(1) {
-                let mut m = prepared(name, iterations, backend)?;
-                let (took, counted) = timed_run(m.as_mut(), name)?;
-                if let Some(c) = counted {
-                    if c != s.instructions(iterations) {
-                        bail!(
-                            "the workload `{name}` ran {c} instructions, not the {} its shape predicts",
-                            s.instructions(iterations)
-                        );
-                    }
-                }
-                best = best.min(took.as_secs_f64());
+                best = best.min(timed(name, iterations, backend, s)?.as_secs_f64());
             }
             let m = Measurement {
                 workload: name.clone(),
@@ -237,6 +262,35 @@ mod tests {
         // each); the iteration adds MOV CALL ADD DEC JNZ.
         let (c, _) = shape("call").unwrap();
         assert_eq!(c.per_iteration, 5 + 13 * 75_024 + 4 * 75_025);
+    }
+
+    #[test]
+    fn every_workload_prints_natively_what_the_software_cpu_prints() {
+        // The native run is the same machine code on the processor; the software CPU's
+        // result is checked against KVM elsewhere (tests/lessons_and_workloads.rs).
+        for (name, _) in x86lab_firmware::WORKLOADS {
+            let a = x86lab_firmware::assemble_workload(name, &defines(3)).unwrap();
+            let (_, native) = native::run(&a.bytes, a.origin).unwrap();
+            let mut m = prepared(name, 3, Backend::Emulator).unwrap();
+            timed_run(m.as_mut(), name).unwrap();
+            let emulated = m.devices().output().take();
+            assert_eq!(
+                String::from_utf8_lossy(&native),
+                String::from_utf8_lossy(&emulated),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_native_run_that_faults_is_an_error_not_a_crash() {
+        // UD2 at the entry: the child dies of SIGILL, the parent reports it.
+        let err = native::run(&[0x0f, 0x0b], 0x10_0000).unwrap_err().to_string();
+        assert!(err.contains("signal 4"), "{err}");
+        // A store to unmapped memory: SIGSEGV away from an OUT.
+        let store = [0x48, 0xc7, 0x04, 0x25, 0, 0, 0, 0x40, 1, 0, 0, 0]; // mov qword [0x40000000], 1
+        let err = native::run(&store, 0x10_0000).unwrap_err().to_string();
+        assert!(err.contains("other than an OUT"), "{err}");
     }
 
     #[test]
