@@ -50,7 +50,9 @@ const R16: [&str; 10] = [
 const R8: [&str; 10] = [
     "al", "bl", "cl", "dl", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b",
 ];
-const ALU: [&str; 9] = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"];
+const ALU: [&str; 9] = [
+    "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test",
+];
 const SHIFTS: [&str; 7] = ["shl", "shr", "sar", "rol", "ror", "rcl", "rcr"];
 const CC: [&str; 16] = [
     "o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g",
@@ -95,7 +97,10 @@ impl Gen {
     /// page boundary, or through an index, or RIP-relative into the program (`read_only`).
     fn mem(&mut self, size: u32, read_only: bool) -> String {
         match self.rng.below(8) {
-            0 => format!("[rbp + {:#x}]", 0x1000 - self.rng.below(u64::from(size)) - 1),
+            0 => format!(
+                "[rbp + {:#x}]",
+                0x1000 - self.rng.below(u64::from(size)) - 1
+            ),
             1 => format!(
                 "[rbp + r14*{} + {:#x}]",
                 self.rng.pick(&[1, 2, 4, 8]),
@@ -137,7 +142,9 @@ impl Gen {
         let (size, _) = self.size();
         let a = self.reg(size);
         let b = self.reg(size);
-        let op = self.rng.pick(&["add", "sub", "cmp", "and", "or", "xor", "test", "neg"]);
+        let op = self
+            .rng
+            .pick(&["add", "sub", "cmp", "and", "or", "xor", "test", "neg"]);
         if *op == "neg" {
             self.line(format!("neg {a}"));
         } else {
@@ -402,7 +409,9 @@ fn program(seed: u64, body_len: usize) -> String {
     g.line(format!("mov rdi, {DATA:#x}"));
     g.line(format!("mov ecx, {DATA_LEN:#x}"));
     g.line("rep movsb");
-    for r in ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13"] {
+    for r in [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+    ] {
         let v = g.rng.next();
         g.line(format!("mov {r}, {v:#x}"));
     }
@@ -556,4 +565,132 @@ fn random_programs_print_what_the_processor_prints_on_both_paths() {
     common::note(&format!(
         "24 random programs: {retired} instructions, {fast} of them on the fast path"
     ));
+}
+
+/// Two software CPUs, one with the fast path and one without, loaded with the same program.
+fn pair(source: &str) -> (x86lab_emulator::Cpu, x86lab_emulator::Cpu, Vec<u64>) {
+    use x86lab::load::{load, LoadOptions, Mode};
+    use x86lab_emulator::{Cpu, MemoryLayout};
+    let a = x86lab_firmware::asm::assemble_str(source, std::path::Path::new("random.asm"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let opts = LoadOptions {
+        mode: Some(Mode::Long),
+        load: Some(a.origin),
+        user: true,
+    };
+    let mut fast = Cpu::new(MemoryLayout::default()).unwrap();
+    let mut general = Cpu::new(MemoryLayout::default()).unwrap();
+    general.set_fast_path(false);
+    load(&mut fast, &a.bytes, &opts).unwrap();
+    load(&mut general, &a.bytes, &opts).unwrap();
+    let addresses = a
+        .listing
+        .iter()
+        .filter(|l| !l.bytes.is_empty())
+        .map(|l| l.address)
+        .collect();
+    (fast, general, addresses)
+}
+
+fn same_machine(a: &mut x86lab_emulator::Cpu, b: &mut x86lab_emulator::Cpu, what: &str) {
+    use x86lab_emulator::Machine;
+    assert_eq!(a.state().unwrap(), b.state().unwrap(), "{what}: state");
+    assert_eq!(a.instructions_retired(), b.instructions_retired(), "{what}");
+    let mut x = vec![0u8; DATA_LEN as usize];
+    let mut y = vec![0u8; DATA_LEN as usize];
+    a.memory().read(DATA, &mut x);
+    b.memory().read(DATA, &mut y);
+    assert!(x == y, "{what}: the data area differs");
+}
+
+#[test]
+fn runs_cut_short_by_a_count_or_a_breakpoint_stop_where_the_general_path_stops() {
+    use x86lab_emulator::{Event, Machine, RunLimits};
+    for seed in 100..106u64 {
+        let source = program(seed, 80);
+        // An instruction budget that ends anywhere: inside blocks, inside REP strings.
+        let (mut fast, mut general, _) = pair(&source);
+        let mut k = 1u64;
+        loop {
+            let limits = RunLimits {
+                max_instructions: Some(k),
+                ..RunLimits::default()
+            };
+            let a = fast.run(&limits).unwrap();
+            let b = general.run(&limits).unwrap();
+            assert_eq!(a, b, "seed {seed}, budget {k}");
+            same_machine(&mut fast, &mut general, &format!("seed {seed}, budget {k}"));
+            if a != Event::LimitReached(x86lab_emulator::Limit::Instructions) {
+                break;
+            }
+            k = k * 7 % 1013 + 1;
+        }
+        // Breakpoints on every ninth instruction of the program.
+        let (mut fast, mut general, addresses) = pair(&source);
+        let limits = RunLimits {
+            breakpoints: addresses.iter().copied().step_by(9).collect(),
+            ..RunLimits::default()
+        };
+        let mut stops = 0;
+        loop {
+            let a = fast.run(&limits).unwrap();
+            let b = general.run(&limits).unwrap();
+            assert_eq!(a, b, "seed {seed}, stop {stops}");
+            same_machine(
+                &mut fast,
+                &mut general,
+                &format!("seed {seed}, stop {stops}"),
+            );
+            if !matches!(a, Event::Breakpoint { .. }) {
+                break;
+            }
+            stops += 1;
+        }
+        assert!(stops > 20, "seed {seed}: only {stops} breakpoints were met");
+    }
+}
+
+#[test]
+fn a_breakpoint_on_a_rep_instruction_stops_once_before_its_first_iteration() {
+    // SDM Vol. 3, 17.3.1.1: between the iterations of a REP string instruction the
+    // processor keeps RF set, which suppresses instruction breakpoints; the instruction
+    // stops once, before it begins. Both paths of the software CPU behave so.
+    use x86lab_emulator::{Event, Machine, RunLimits};
+    let source = "
+        bits 64
+        org 0x100000
+        mov rdi, 0x200000
+        mov ecx, 5
+        mov al, 0x55
+        rep stosb
+        mov ecx, 3
+        rep stosb
+        xor eax, eax
+        out 0xf4, al
+";
+    let (mut fast, mut general, addresses) = pair(source);
+    let reps = vec![addresses[3], addresses[5]];
+    for cpu in [&mut fast, &mut general] {
+        let limits = RunLimits {
+            breakpoints: reps.clone(),
+            ..RunLimits::default()
+        };
+        let mut events = Vec::new();
+        loop {
+            let e = cpu.run(&limits).unwrap();
+            events.push(e.clone());
+            if !matches!(e, Event::Breakpoint { .. }) {
+                break;
+            }
+        }
+        assert_eq!(
+            events,
+            vec![
+                Event::Breakpoint { address: reps[0] },
+                Event::Breakpoint { address: reps[1] },
+                Event::ExitRequested { status: 0 }
+            ]
+        );
+        assert_eq!(cpu.instructions_retired(), Some(3 + 5 + 1 + 3 + 2));
+    }
 }

@@ -114,6 +114,9 @@ fn rep_strings_rewriting_the_code_after_them_run_the_new_code() {
         emulator
     );
     if common::kvm_usable("self-modifying REP strings on KVM") {
-        assert_eq!(run(REP_OVER_CODE, "smcrep.asm", "kvm", &["--cpl", "3"]), emulator);
+        assert_eq!(
+            run(REP_OVER_CODE, "smcrep.asm", "kvm", &["--cpl", "3"]),
+            emulator
+        );
     }
 }

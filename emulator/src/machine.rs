@@ -216,7 +216,10 @@ pub struct RunLimits {
     /// Stop after this much wall time (checked every few thousand instructions).
     pub max_time: Option<Duration>,
     /// Stop before executing an instruction at any of these linear addresses (the instruction
-    /// the run starts at never triggers one, so a run can resume from a breakpoint).
+    /// the run starts at never triggers one, so a run can resume from a breakpoint). As with
+    /// the processor's instruction breakpoints, RF suppresses them: a REP instruction stops
+    /// once, before its first iteration, and the instruction an IRET with RF set returns to
+    /// does not stop.
     pub breakpoints: Vec<u64>,
     /// Stop after delivering any exception, returning [`Event::Exception`].
     pub stop_on_exception: bool,

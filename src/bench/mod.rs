@@ -285,7 +285,9 @@ mod tests {
     #[test]
     fn a_native_run_that_faults_is_an_error_not_a_crash() {
         // UD2 at the entry: the child dies of SIGILL, the parent reports it.
-        let err = native::run(&[0x0f, 0x0b], 0x10_0000).unwrap_err().to_string();
+        let err = native::run(&[0x0f, 0x0b], 0x10_0000)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("signal 4"), "{err}");
         // A store to unmapped memory: SIGSEGV away from an OUT.
         let store = [0x48, 0xc7, 0x04, 0x25, 0, 0, 0, 0x40, 1, 0, 0, 0]; // mov qword [0x40000000], 1

@@ -221,7 +221,10 @@ pub fn run(image: &[u8], origin: u64) -> Result<(Duration, Vec<u8>)> {
         bail!("the native run failed: {why}");
     }
     if msg[8] != 0 {
-        bail!("the native run ended with status {} at the exit port", msg[8]);
+        bail!(
+            "the native run ended with status {} at the exit port",
+            msg[8]
+        );
     }
     let ns = u64::from_le_bytes(msg[..8].try_into().expect("8 bytes"));
     Ok((Duration::from_nanos(ns), msg[9..].to_vec()))

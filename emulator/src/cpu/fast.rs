@@ -15,6 +15,13 @@
 //! and flags come from the functions the general path uses (`alu_calc`, `shift_calc`,
 //! `imul_calc`, `flags::*`), so both paths compute the same bits.
 //!
+//! Straight runs of such instructions in one page are prepared together into a [`Block`],
+//! up to the first branch, string or general-path instruction, and run one after another
+//! without looking each up; a block stops early when one of its instructions wrote the
+//! block's page (the rest may be stale) or refilled the TLB (the general path would look the
+//! next instruction's page up again), and is not used where a breakpoint or the instruction
+//! budget falls inside it.
+//!
 //! It runs only while an instruction can do nothing besides itself ([`Cpu::fast_ready`]):
 //! 64-bit mode, no single-step trap, no debug breakpoint armed, no MOV SS shadow,
 //! no write journal (stepping back), no alignment checking.
@@ -22,13 +29,13 @@
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind, Register};
 
 use super::arith::{alu_calc, AluOp};
-use super::decoded_slot;
 use super::flags;
 use super::mmu::{canonical, Access, P_DIRTY, P_EXEC, P_USER, P_WRITE};
 use super::muldiv::imul_calc;
 use super::operand::{gpr, mask, sext};
 use super::shift::{count_mask, shift_calc, ShiftOp};
 use super::Cpu;
+use super::{decoded_slot, Decoded};
 use crate::state::flags::{AC, CF, DF, RF, STATUS, TF, ZF};
 use crate::state::reg::{RAX, RCX, RDI, RSI, RSP};
 use crate::state::{ctl, CpuMode};
@@ -545,6 +552,60 @@ fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
     Some(op)
 }
 
+/// Instructions in a block, at most.
+const BLOCK_OPS: usize = 24;
+/// Blocks the CPU keeps (a power of two).
+const BLOCKS: usize = 512;
+
+/// A straight run of prepared instructions in one page, from an address to the first
+/// branch, string or general-path instruction: the fast path runs it without looking each
+/// instruction up. Valid while its page's version is the one it was prepared at.
+#[derive(Clone, Copy)]
+pub(crate) struct Block {
+    /// Physical address of the first instruction; `u64::MAX` when the slot is empty.
+    phys: u64,
+    ip: u64,
+    version: u64,
+    /// The address after the last instruction.
+    end: u64,
+    count: u8,
+    ops: [Op; BLOCK_OPS],
+}
+
+impl Block {
+    const EMPTY: Block = Block {
+        phys: u64::MAX,
+        ip: 0,
+        version: 0,
+        end: 0,
+        count: 0,
+        ops: [Op::GENERIC; BLOCK_OPS],
+    };
+}
+
+fn block_slot(phys: u64) -> usize {
+    (phys ^ (phys >> 10)) as usize & (BLOCKS - 1)
+}
+
+impl Kind {
+    /// Whether the instruction can be part of a block (strings run many iterations and
+    /// may stop half-way, so they run alone).
+    fn in_blocks(self) -> bool {
+        !matches!(
+            self,
+            Kind::Generic | Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas
+        )
+    }
+
+    /// Whether the instruction ends a block.
+    fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Kind::Jcc | Kind::Jmp | Kind::Call | Kind::Ret | Kind::Loop
+        )
+    }
+}
+
 /// Reads `size` bytes at a host address.
 ///
 /// # Safety
@@ -636,13 +697,20 @@ impl Cpu {
         // instruction's prepared form is read in place, not copied (it goes back before
         // anything else can decode).
         let mut decoded = std::mem::take(&mut self.decoded);
+        let mut blocks = std::mem::take(&mut self.blocks);
+        if blocks.is_empty() {
+            blocks = vec![Block::EMPTY; BLOCKS].into_boxed_slice();
+        }
         let mut n = 0u64;
         let bail = loop {
             if n >= budget {
                 break false;
             }
             let rip = self.s.rip;
-            if !breakpoints.is_empty() && (n != 0 || check_first) && breakpoints.contains(&rip)
+            if !breakpoints.is_empty()
+                && (n != 0 || check_first)
+                && !rf
+                && breakpoints.contains(&rip)
             {
                 break false;
             }
@@ -657,8 +725,51 @@ impl Cpu {
                 self.code_page = (rip & !0xfff, phys & !0xfff);
                 phys
             };
-            let slot = decoded_slot(phys);
             let version = self.mem.version(phys);
+            // A block of instructions prepared together runs without looking each one up.
+            let bslot = block_slot(phys);
+            let b = &blocks[bslot];
+            let block_here = b.phys == phys && b.ip == rip && b.version == version;
+            if block_here
+                && u64::from(b.count) <= budget - n
+                && (breakpoints.is_empty() || !breakpoints.iter().any(|&a| a > rip && a < b.end))
+            {
+                {
+                    let code = self.code_page;
+                    let mut end = None;
+                    for op in &b.ops[..usize::from(b.count)] {
+                        match self.exec_fast(op, need, budget - n, phys & !0xfff) {
+                            Done::Go(k) => {
+                                n += k;
+                                if rf {
+                                    self.s.rflags &= !RF;
+                                    rf = false;
+                                }
+                            }
+                            Done::Stop(k) => {
+                                n += k;
+                                end = Some(false);
+                                break;
+                            }
+                            Done::Bail => {
+                                end = Some(true);
+                                break;
+                            }
+                        }
+                        // The rest of the block is stale once its page was written, and
+                        // its TLB entry may be gone once a walk refilled the TLB: the next
+                        // instruction is then looked up as the general path would.
+                        if self.code_page != code || self.mem.version(phys) != version {
+                            break;
+                        }
+                    }
+                    if let Some(bail) = end {
+                        break bail;
+                    }
+                    continue;
+                }
+            }
+            let slot = decoded_slot(phys);
             let d = &decoded[slot];
             // (An instruction decoded in another code size has a `Kind::Generic` form.)
             if !(d.phys == phys && d.ip == rip && d.version == version) {
@@ -672,6 +783,18 @@ impl Cpu {
                 let d = &decoded[slot];
                 if fetched.is_err() || !(d.phys == phys && d.ip == rip && d.version == version) {
                     break true;
+                }
+            }
+            if !block_here
+                && decoded[slot].fast.kind.in_blocks()
+                && self.code_page.0 == rip & !0xfff
+            {
+                // Prepare the block that starts here; it runs next time round (unless the
+                // budget or a breakpoint inside it says to go one instruction at a time).
+                let b = self.build_block(&mut decoded, rip, phys, version, need);
+                if b.count != 0 {
+                    blocks[bslot] = b;
+                    continue;
                 }
             }
             match self.exec_fast(&decoded[slot].fast, need, budget - n, phys & !0xfff) {
@@ -693,11 +816,70 @@ impl Cpu {
                 Done::Bail => break true,
             }
         };
+        self.blocks = blocks;
         self.decoded = decoded;
         self.retired += n;
         self.fast_retired += n;
         self.s.tsc = self.s.tsc.wrapping_add(n);
         (n, bail)
+    }
+
+    /// Prepares the block of instructions starting at `rip` (physical `phys`, in a page of
+    /// `version`): decodes ahead while the instructions are fast, end no further than the
+    /// page (an instruction that might cross it ends the block before it), and no branch
+    /// has been met. Decoding ahead reads the page the TLB already maps, nothing else.
+    #[inline(never)]
+    fn build_block(
+        &mut self,
+        decoded: &mut Box<[Decoded]>,
+        rip: u64,
+        phys: u64,
+        version: u64,
+        need: Need,
+    ) -> Block {
+        let mut b = Block {
+            phys,
+            ip: rip,
+            version,
+            ..Block::EMPTY
+        };
+        let page = phys & !0xfff;
+        let saved_rip = self.s.rip;
+        let mut ip = rip;
+        while usize::from(b.count) < BLOCK_OPS {
+            if ip & !0xfff != rip & !0xfff || ip & 0xfff > 0x1000 - 15 {
+                break;
+            }
+            if self.tlb.hit(ip, need.exec).map(|(p, _)| p & !0xfff) != Some(page) {
+                break;
+            }
+            let p = page | (ip & 0xfff);
+            let slot = decoded_slot(p);
+            let d = &decoded[slot];
+            if !(d.phys == p && d.ip == ip && d.version == version) {
+                self.s.rip = ip;
+                std::mem::swap(&mut self.decoded, decoded);
+                let fetched = self.fetch_decode();
+                std::mem::swap(&mut self.decoded, decoded);
+                let d = &decoded[slot];
+                if fetched.is_err() || !(d.phys == p && d.ip == ip && d.version == version) {
+                    break;
+                }
+            }
+            let op = decoded[slot].fast;
+            if !op.kind.in_blocks() {
+                break;
+            }
+            b.ops[usize::from(b.count)] = op;
+            b.count += 1;
+            ip = ip.wrapping_add(u64::from(op.len));
+            if op.kind.ends_block() {
+                break;
+            }
+        }
+        self.s.rip = saved_rip;
+        b.end = ip;
+        b
     }
 
     /// The linear address of a memory operand.
@@ -864,7 +1046,9 @@ impl Cpu {
                 }
                 self.set_status_masked(f, STATUS & !CF);
             }),
-            Kind::MovRR => by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, self.r(op.r1))),
+            Kind::MovRR => {
+                by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, self.r(op.r1)))
+            }
             Kind::MovRI => by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, op.imm)),
             Kind::MovRM => by_size!(op.size, SZ => {
                 match self.fast_read(self.fast_linear(&op.mem), SZ as u8, need) {
@@ -926,24 +1110,26 @@ impl Cpu {
                     self.s.rflags = (old & !which) | (f & which);
                 }
             }),
-            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let size = SZ as u8;
-                let src = match op.kind {
-                    Kind::ImulRR | Kind::ImulRRI => self.r(op.r1) & mask(sz),
-                    _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
-                        Some(v) => v,
-                        None => return Done::Bail,
-                    },
-                };
-                let (a, b) = match op.kind {
-                    Kind::ImulRR | Kind::ImulRM => (self.r(op.r0) & mask(sz), src),
-                    _ => (src, op.imm),
-                };
-                let (lo, f) = imul_calc(a, b, sz);
-                self.set_reg(usize::from(op.r0), sz, lo);
-                self.set_status(f);
-            }),
+            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => {
+                by_size!(op.size, SZ => {
+                    let sz = SZ;
+                    let size = SZ as u8;
+                    let src = match op.kind {
+                        Kind::ImulRR | Kind::ImulRRI => self.r(op.r1) & mask(sz),
+                        _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
+                            Some(v) => v,
+                            None => return Done::Bail,
+                        },
+                    };
+                    let (a, b) = match op.kind {
+                        Kind::ImulRR | Kind::ImulRM => (self.r(op.r0) & mask(sz), src),
+                        _ => (src, op.imm),
+                    };
+                    let (lo, f) = imul_calc(a, b, sz);
+                    self.set_reg(usize::from(op.r0), sz, lo);
+                    self.set_status(f);
+                })
+            }
             Kind::CmovRR | Kind::CmovRM => by_size!(op.size, SZ => {
                 let sz = SZ;
                 let size = SZ as u8;

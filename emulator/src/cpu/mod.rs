@@ -147,6 +147,8 @@ pub struct Cpu {
     fast_retired: u64,
     /// The fast path's last code page: (linear, physical), while its TLB entry stays.
     code_page: (u64, u64),
+    /// The fast path's blocks of prepared instructions (allocated when it first runs).
+    blocks: Box<[fast::Block]>,
 }
 
 /// How many decoded instructions the CPU keeps (a power of two).
@@ -254,6 +256,7 @@ impl Cpu {
             fast_path: true,
             fast_retired: 0,
             code_page: fast::NO_CODE_PAGE,
+            blocks: Box::new([]),
         })
     }
 
@@ -622,7 +625,9 @@ impl Machine for Cpu {
                     }
                 }
             }
-            if count != 0 && !limits.breakpoints.is_empty() {
+            // As the processor's instruction breakpoints: not between a REP instruction's
+            // iterations, nor after an IRET that set RF (RF is set then).
+            if count != 0 && !limits.breakpoints.is_empty() && self.s.rflags & fl::RF == 0 {
                 let lin = self.s.code_address();
                 if limits.breakpoints.contains(&lin) {
                     return Ok(Event::Breakpoint { address: lin });
