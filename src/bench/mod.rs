@@ -214,19 +214,18 @@ pub fn measure(opts: &Options, mut progress: impl FnMut(&Measurement)) -> Result
         let (s, emulator_rate) = shape(name)?;
         for &backend in &opts.backends {
             // Size the run from a short one on this backend.
-            let rate = match backend {
-                Backend::Emulator => emulator_rate,
-                Backend::Kvm | Backend::Native => {
-                    // Grow the run until it lasts a tenth of the target: a short one would
-                    // mostly measure entering the VM (or starting the process).
-                    let mut n = iterations_for(s, emulator_rate, opts.target / 10);
-                    loop {
-                        let took = timed(name, n, backend, s)?;
-                        if took >= opts.target / 10 || n > u64::MAX / 1024 {
-                            break s.instructions(n) as f64 / took.as_secs_f64().max(1e-6);
-                        }
-                        n *= 4;
+            // Grow the run until it lasts a tenth of the target: a short one would mostly
+            // measure starting (entering the VM, starting the process, the software CPU's
+            // first decoding), and the two tiny runs that gave the shape say little about
+            // the speed.
+            let rate = {
+                let mut n = iterations_for(s, emulator_rate, opts.target / 10);
+                loop {
+                    let took = timed(name, n, backend, s)?;
+                    if took >= opts.target / 10 || n > u64::MAX / 1024 {
+                        break s.instructions(n) as f64 / took.as_secs_f64().max(1e-6);
                     }
+                    n *= 4;
                 }
             };
             let iterations = iterations_for(s, rate, opts.target);
