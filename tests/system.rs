@@ -20,7 +20,7 @@ use x86lab_emulator::{Cpu, CpuState, Event, Exception, Machine, MemoryLayout, Ru
 
 mod common;
 
-use common::{skip, tool_available};
+use common::{skip, tool_available, Rng};
 
 const CODE: u64 = 0x10_0000;
 
@@ -811,18 +811,6 @@ fn a_machine_at_reset_fetches_from_the_top_of_the_rom() {
     let s = cpu.state().unwrap();
     assert_eq!((s.cs.selector, s.cs.base, s.rip), (0, 0, 0x7c00));
     assert!(matches!(cpu.step().unwrap(), Event::Halted { .. }));
-}
-
-/// A small deterministic generator (xorshift64*), so failures can be replayed by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 #[test]

@@ -373,38 +373,8 @@ impl Cpu {
             M::Xlatb => self.xlat(),
             M::Lahf => self.lahf(),
             M::Sahf => self.sahf(),
-            M::Cmovo
-            | M::Cmovno
-            | M::Cmovb
-            | M::Cmovae
-            | M::Cmove
-            | M::Cmovne
-            | M::Cmovbe
-            | M::Cmova
-            | M::Cmovs
-            | M::Cmovns
-            | M::Cmovp
-            | M::Cmovnp
-            | M::Cmovl
-            | M::Cmovge
-            | M::Cmovle
-            | M::Cmovg => self.cmovcc(),
-            M::Seto
-            | M::Setno
-            | M::Setb
-            | M::Setae
-            | M::Sete
-            | M::Setne
-            | M::Setbe
-            | M::Seta
-            | M::Sets
-            | M::Setns
-            | M::Setp
-            | M::Setnp
-            | M::Setl
-            | M::Setge
-            | M::Setle
-            | M::Setg => self.setcc(),
+            m if super::flags::is_cmovcc(m) => self.cmovcc(),
+            m if super::flags::is_setcc(m) => self.setcc(),
             M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => self.load_far_pointer(m),
             M::Pause if self.pause_xchg_size != 0 => self.pause_rex_b(),
             M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Lfence | M::Sfence | M::Mfence => {

@@ -32,7 +32,7 @@ use super::arith::{alu_calc, AluOp};
 use super::flags;
 use super::mmu::{canonical, Access, P_DIRTY, P_EXEC, P_USER, P_WRITE};
 use super::muldiv::imul_calc;
-use super::operand::{gpr, mask, sext};
+use super::operand::{gpr, is_immediate, mask, sext};
 use super::shift::{count_mask, shift_calc, ShiftOp};
 use super::Cpu;
 use super::{decoded_slot, Decoded};
@@ -213,18 +213,33 @@ fn mem_operand(i: &Instruction, n: u32, asz: u32) -> Option<Mem> {
     })
 }
 
-fn is_immediate(k: OpKind) -> bool {
-    matches!(
-        k,
-        OpKind::Immediate8
-            | OpKind::Immediate16
-            | OpKind::Immediate32
-            | OpKind::Immediate64
-            | OpKind::Immediate8to16
-            | OpKind::Immediate8to32
-            | OpKind::Immediate8to64
-            | OpKind::Immediate32to64
-    )
+/// The five two-operand forms of the ALU instructions and MOV — register and register,
+/// immediate or memory; memory and register or immediate — as `kinds` in that order, with
+/// their operands. `op.size` is set already.
+fn two_operands(i: &Instruction, asz: u32, op: &mut Op, kinds: [Kind; 5]) -> Option<()> {
+    let imm = || i.immediate(1) & mask(u32::from(op.size));
+    let (kind, first, second) = match (i.op0_kind(), i.op1_kind()) {
+        (OpKind::Register, OpKind::Register) => (kinds[0], true, true),
+        (OpKind::Register, k) if is_immediate(k) => (kinds[1], true, false),
+        (OpKind::Register, OpKind::Memory) => (kinds[2], true, false),
+        (OpKind::Memory, OpKind::Register) => (kinds[3], false, true),
+        (OpKind::Memory, k) if is_immediate(k) => (kinds[4], false, false),
+        _ => return None,
+    };
+    if first {
+        op.r0 = reg_operand(i, 0)?.0;
+    } else {
+        op.mem = mem_operand(i, 0, asz)?;
+    }
+    if second {
+        op.r1 = reg_operand(i, 1)?.0;
+    } else if i.op1_kind() == OpKind::Memory {
+        op.mem = mem_operand(i, 1, asz)?;
+    } else {
+        op.imm = imm();
+    }
+    op.kind = kind;
+    Some(())
 }
 
 /// Prepares a decoded instruction for the fast path ([`Op::GENERIC`] when it is not a fast
@@ -273,35 +288,18 @@ fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
     if let Some(a) = alu {
         op.alu = a;
         op.size = size0()?;
-        let imm = || i.immediate(1) & mask(u32::from(op.size));
-        match (k0, k1) {
-            (OpKind::Register, OpKind::Register) => {
-                op.kind = Kind::AluRR;
-                op.r0 = dst_reg?.0;
-                op.r1 = reg_operand(i, 1)?.0;
-            }
-            (OpKind::Register, k) if is_immediate(k) => {
-                op.kind = Kind::AluRI;
-                op.r0 = dst_reg?.0;
-                op.imm = imm();
-            }
-            (OpKind::Register, OpKind::Memory) => {
-                op.kind = Kind::AluRM;
-                op.r0 = dst_reg?.0;
-                op.mem = mem_operand(i, 1, asz)?;
-            }
-            (OpKind::Memory, OpKind::Register) => {
-                op.kind = Kind::AluMR;
-                op.mem = dst_mem()?;
-                op.r1 = reg_operand(i, 1)?.0;
-            }
-            (OpKind::Memory, k) if is_immediate(k) => {
-                op.kind = Kind::AluMI;
-                op.mem = dst_mem()?;
-                op.imm = imm();
-            }
-            _ => return None,
-        }
+        two_operands(
+            i,
+            asz,
+            &mut op,
+            [
+                Kind::AluRR,
+                Kind::AluRI,
+                Kind::AluRM,
+                Kind::AluMR,
+                Kind::AluMI,
+            ],
+        )?;
         return Some(op);
     }
     let shift = match m {
@@ -344,34 +342,18 @@ fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
         }
         M::Mov => {
             op.size = size0()?;
-            match (k0, k1) {
-                (OpKind::Register, OpKind::Register) => {
-                    op.kind = Kind::MovRR;
-                    op.r0 = dst_reg?.0;
-                    op.r1 = reg_operand(i, 1)?.0;
-                }
-                (OpKind::Register, k) if is_immediate(k) => {
-                    op.kind = Kind::MovRI;
-                    op.r0 = dst_reg?.0;
-                    op.imm = i.immediate(1) & mask(u32::from(op.size));
-                }
-                (OpKind::Register, OpKind::Memory) => {
-                    op.kind = Kind::MovRM;
-                    op.r0 = dst_reg?.0;
-                    op.mem = mem_operand(i, 1, asz)?;
-                }
-                (OpKind::Memory, OpKind::Register) => {
-                    op.kind = Kind::MovMR;
-                    op.mem = dst_mem()?;
-                    op.r1 = reg_operand(i, 1)?.0;
-                }
-                (OpKind::Memory, k) if is_immediate(k) => {
-                    op.kind = Kind::MovMI;
-                    op.mem = dst_mem()?;
-                    op.imm = i.immediate(1) & mask(u32::from(op.size));
-                }
-                _ => return None,
-            }
+            two_operands(
+                i,
+                asz,
+                &mut op,
+                [
+                    Kind::MovRR,
+                    Kind::MovRI,
+                    Kind::MovRM,
+                    Kind::MovMR,
+                    Kind::MovMI,
+                ],
+            )?;
         }
         M::Movzx | M::Movsx | M::Movsxd => {
             let (r, size) = dst_reg?;
@@ -415,22 +397,7 @@ fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
                 op.imm = i.immediate(2) & mask(u32::from(size));
             }
         }
-        M::Cmovo
-        | M::Cmovno
-        | M::Cmovb
-        | M::Cmovae
-        | M::Cmove
-        | M::Cmovne
-        | M::Cmovbe
-        | M::Cmova
-        | M::Cmovs
-        | M::Cmovns
-        | M::Cmovp
-        | M::Cmovnp
-        | M::Cmovl
-        | M::Cmovge
-        | M::Cmovle
-        | M::Cmovg => {
+        _ if flags::is_cmovcc(m) => {
             let (r, size) = dst_reg?;
             op.r0 = r;
             op.size = size;
@@ -443,45 +410,13 @@ fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
                 op.mem = mem_operand(i, 1, asz)?;
             }
         }
-        M::Seto
-        | M::Setno
-        | M::Setb
-        | M::Setae
-        | M::Sete
-        | M::Setne
-        | M::Setbe
-        | M::Seta
-        | M::Sets
-        | M::Setns
-        | M::Setp
-        | M::Setnp
-        | M::Setl
-        | M::Setge
-        | M::Setle
-        | M::Setg => {
+        _ if flags::is_setcc(m) => {
             op.kind = Kind::SetccR;
             op.r0 = dst_reg?.0;
             op.size = 1;
             op.x = cc();
         }
-        M::Jo
-        | M::Jno
-        | M::Jb
-        | M::Jae
-        | M::Je
-        | M::Jne
-        | M::Jbe
-        | M::Ja
-        | M::Js
-        | M::Jns
-        | M::Jp
-        | M::Jnp
-        | M::Jl
-        | M::Jge
-        | M::Jle
-        | M::Jg
-            if k0 == OpKind::NearBranch64 =>
-        {
+        _ if i.is_jcc_short_or_near() && k0 == OpKind::NearBranch64 => {
             op.kind = Kind::Jcc;
             op.x = cc();
             op.imm = i.near_branch_target();
@@ -734,40 +669,25 @@ impl Cpu {
                 && u64::from(b.count) <= budget - n
                 && (breakpoints.is_empty() || !breakpoints.iter().any(|&a| a > rip && a < b.end))
             {
-                {
-                    let code = self.code_page;
-                    let mut end = None;
-                    for op in &b.ops[..usize::from(b.count)] {
-                        match self.exec_fast(op, need, budget - n, phys & !0xfff) {
-                            Done::Go(k) => {
-                                n += k;
-                                if rf {
-                                    self.s.rflags &= !RF;
-                                    rf = false;
-                                }
-                            }
-                            Done::Stop(k) => {
-                                n += k;
-                                end = Some(false);
-                                break;
-                            }
-                            Done::Bail => {
-                                end = Some(true);
-                                break;
-                            }
-                        }
-                        // The rest of the block is stale once its page was written, and
-                        // its TLB entry may be gone once a walk refilled the TLB: the next
-                        // instruction is then looked up as the general path would.
-                        if self.code_page != code || self.mem.version(phys) != version {
-                            break;
-                        }
+                let code = self.code_page;
+                let mut end = None;
+                for op in &b.ops[..usize::from(b.count)] {
+                    let done = self.exec_fast(op, need, budget - n, phys & !0xfff);
+                    if let Some(bail) = self.account(done, &mut n, &mut rf) {
+                        end = Some(bail);
+                        break;
                     }
-                    if let Some(bail) = end {
-                        break bail;
+                    // The rest of the block is stale once its page was written, and its TLB
+                    // entry may be gone once a walk refilled the TLB: the next instruction is
+                    // then looked up as the general path would.
+                    if self.code_page != code || self.mem.version(phys) != version {
+                        break;
                     }
-                    continue;
                 }
+                if let Some(bail) = end {
+                    break bail;
+                }
+                continue;
             }
             let slot = decoded_slot(phys);
             let d = &decoded[slot];
@@ -797,23 +717,9 @@ impl Cpu {
                     continue;
                 }
             }
-            match self.exec_fast(&decoded[slot].fast, need, budget - n, phys & !0xfff) {
-                Done::Go(k) => {
-                    n += k;
-                    // RF (set by IRET, or between REP iterations) only suppresses
-                    // instruction breakpoints, which are not armed here; it is cleared when
-                    // an instruction completes. (Only then: a byte-wide write to RFLAGS
-                    // before every instruction would stall the next full-width read.)
-                    if rf {
-                        self.s.rflags &= !RF;
-                        rf = false;
-                    }
-                }
-                Done::Stop(k) => {
-                    n += k;
-                    break false;
-                }
-                Done::Bail => break true,
+            let done = self.exec_fast(&decoded[slot].fast, need, budget - n, phys & !0xfff);
+            if let Some(bail) = self.account(done, &mut n, &mut rf) {
+                break bail;
             }
         };
         self.blocks = blocks;
@@ -880,6 +786,31 @@ impl Cpu {
         self.s.rip = saved_rip;
         b.end = ip;
         b
+    }
+
+    /// Counts what an instruction retired into `n`; `Some(bail)` when the fast path must
+    /// stop (`bail`: the instruction needs the general path).
+    #[inline(always)]
+    fn account(&mut self, done: Done, n: &mut u64, rf: &mut bool) -> Option<bool> {
+        match done {
+            Done::Go(k) => {
+                *n += k;
+                // RF (set by IRET, or between REP iterations) only suppresses instruction
+                // breakpoints, which are not armed here; it is cleared when an instruction
+                // completes. (Only then: a byte-wide write to RFLAGS before every
+                // instruction would stall the next full-width read.)
+                if *rf {
+                    self.s.rflags &= !RF;
+                    *rf = false;
+                }
+                None
+            }
+            Done::Stop(k) => {
+                *n += k;
+                Some(false)
+            }
+            Done::Bail => Some(true),
+        }
     }
 
     /// The linear address of a memory operand.

@@ -101,6 +101,54 @@ pub(crate) fn logic(r: u64, size: u32) -> u64 {
     szp(r, size)
 }
 
+/// Whether `m` is one of the sixteen CMOVcc.
+pub(crate) fn is_cmovcc(m: iced_x86::Mnemonic) -> bool {
+    use iced_x86::Mnemonic as M;
+    matches!(
+        m,
+        M::Cmovo
+            | M::Cmovno
+            | M::Cmovb
+            | M::Cmovae
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovbe
+            | M::Cmova
+            | M::Cmovs
+            | M::Cmovns
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovl
+            | M::Cmovge
+            | M::Cmovle
+            | M::Cmovg
+    )
+}
+
+/// Whether `m` is one of the sixteen SETcc.
+pub(crate) fn is_setcc(m: iced_x86::Mnemonic) -> bool {
+    use iced_x86::Mnemonic as M;
+    matches!(
+        m,
+        M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+    )
+}
+
 /// Evaluates a condition code (the low four bits of a Jcc/SETcc/CMOVcc opcode).
 #[inline(always)]
 pub(crate) fn condition(cc: u8, rflags: u64) -> bool {

@@ -73,6 +73,23 @@ pub(crate) fn sext(v: u64, size: u32) -> u64 {
     (((v << shift) as i64) >> shift) as u64
 }
 
+/// Whether an operand kind is an immediate.
+#[inline]
+pub(crate) fn is_immediate(k: OpKind) -> bool {
+    matches!(
+        k,
+        OpKind::Immediate8
+            | OpKind::Immediate8_2nd
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
+}
+
 /// A located operand: a register, or a memory operand's segment and offset.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Loc {
@@ -238,15 +255,7 @@ impl Cpu {
                     },
                 }
             }
-            OpKind::Immediate8
-            | OpKind::Immediate8_2nd
-            | OpKind::Immediate16
-            | OpKind::Immediate32
-            | OpKind::Immediate64
-            | OpKind::Immediate8to16
-            | OpKind::Immediate8to32
-            | OpKind::Immediate8to64
-            | OpKind::Immediate32to64 => self.i.immediate(op),
+            k if is_immediate(k) => self.i.immediate(op),
             OpKind::Memory => {
                 let loc = self.locate(op);
                 self.read_loc(loc, size)?
