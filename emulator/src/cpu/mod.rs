@@ -641,7 +641,10 @@ impl Machine for Cpu {
                 let (n, bail) = self.fast_run(budget, &limits.breakpoints, count != 0);
                 count += n;
                 general_next = bail;
-                if n != 0 || !bail {
+                // Having run nothing, the fast path stopped at an instruction it leaves to
+                // the general path (the limits above would have caught any other reason):
+                // never ask it again without a step in between.
+                if n != 0 {
                     continue;
                 }
             }
