@@ -676,3 +676,48 @@ fn a_breakpoint_on_a_rep_instruction_stops_once_before_its_first_iteration() {
         assert_eq!(cpu.instructions_retired(), Some(3 + 5 + 1 + 3 + 2));
     }
 }
+
+#[test]
+fn flags_a_later_instruction_overwrites_are_still_there_when_a_fault_comes_between() {
+    // A loop: ADD's flags are written again by the SUB two instructions on, so inside a
+    // block the fast path may skip computing them — but only because nothing between can
+    // fault. Here the MOV between faults on the second time round (#PF above the 4 GiB
+    // identity map), when the loop runs as a block, and the handler must see that ADD's
+    // flags in the pushed RFLAGS: OF SF AF PF for 7FFF...F + 1 (SDM, ADD), the value
+    // tests/case_files/long_user_add_overflow.json checks on the processor.
+    //   again: add rax, rbx / mov rcx, [rdx] / sub r8, rsi / add rdx, r9 / jmp again
+    let case: x86lab::case_file::Case = serde_json::from_str(
+        r#"{ "name": "add, a mov that faults the second time, sub", "mode": "long", "cpl": 3,
+             "initial": { "regs": { "rax": "0x7ffffffffffffffe", "rbx": "0x1",
+                                    "rdx": "0x200000", "r9": "0xffe00000",
+                                    "rip": "0x100000", "rsp": "0x200000" },
+                          "memory": [ { "addr": "0x100000",
+                                        "bytes": "4801d8 488b0a 4929f0 4c01ca ebf2" } ] } }"#,
+    )
+    .unwrap();
+    let mut outcomes = Vec::new();
+    for fast in [true, false] {
+        let mut cpu = x86lab_emulator::Cpu::new(x86lab_emulator::MemoryLayout::default()).unwrap();
+        cpu.set_fast_path(fast);
+        outcomes.push(x86lab::case_file::run(&mut cpu, &case).unwrap());
+    }
+    for o in &outcomes {
+        let f = o.fault.as_ref().expect("the MOV faults");
+        assert_eq!((f.vector, f.rip), (14, 0x100003));
+        assert_eq!(f.rflags & 0x8d5, 0x894, "{:#x}", f.rflags);
+    }
+    assert_eq!(outcomes[0].state, outcomes[1].state);
+    if common::kvm_usable("the faulting loop on the processor") {
+        let mut kvm =
+            x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()).unwrap();
+        let o = x86lab::case_file::run(&mut kvm, &case).unwrap();
+        // The status flags, vector, error code and RIP (IOPL is the environment's: this
+        // host's KVM keeps user mode at IOPL 0).
+        let key = |f: &x86lab::case_file::Fault| (f.vector, f.error_code, f.rip, f.rflags & 0x8d5);
+        assert_eq!(
+            o.fault.as_ref().map(key),
+            outcomes[0].fault.as_ref().map(key),
+            "the processor (left) and the software CPU"
+        );
+    }
+}

@@ -36,7 +36,7 @@ use super::operand::{gpr, is_immediate, mask, sext};
 use super::shift::{count_mask, shift_calc, ShiftOp};
 use super::Cpu;
 use super::{decoded_slot, Decoded};
-use crate::state::flags::{AC, CF, DF, RF, STATUS, TF, ZF};
+use crate::state::flags::{AC, CF, DF, OF, RF, STATUS, TF, ZF};
 use crate::state::reg::{RAX, RCX, RDI, RSI, RSP};
 use crate::state::{ctl, CpuMode};
 
@@ -148,6 +148,11 @@ pub(crate) struct Op {
     mem: Mem,
     /// The immediate (truncated to the operand size), or the branch target.
     imm: u64,
+    /// In a block only: the status flags this instruction writes are written again by a
+    /// later instruction of the block before anything reads them, with only register
+    /// instructions (which cannot give up or leave the block) in between, so they are not
+    /// computed ([`Block::mark_dead_flags`]).
+    dead_flags: bool,
 }
 
 impl Op {
@@ -169,6 +174,7 @@ impl Op {
             addr32: false,
         },
         imm: 0,
+        dead_flags: false,
     };
 }
 
@@ -518,6 +524,96 @@ impl Block {
     };
 }
 
+impl Op {
+    /// Whether the instruction touches nothing but registers and RIP, so it cannot give the
+    /// instruction back to the general path nor leave a block early.
+    fn registers_only(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::AluRR
+                | Kind::AluRI
+                | Kind::IncDecR
+                | Kind::MovRR
+                | Kind::MovRI
+                | Kind::MovxRR
+                | Kind::Lea
+                | Kind::ShiftRI
+                | Kind::ShiftRCl
+                | Kind::ImulRR
+                | Kind::ImulRRI
+                | Kind::CmovRR
+                | Kind::SetccR
+                | Kind::Nop
+        )
+    }
+
+    /// The status flags the instruction certainly writes.
+    fn flags_written(&self) -> u64 {
+        let count = (self.imm as u32) & count_mask(u32::from(self.size));
+        match self.kind {
+            Kind::AluRR | Kind::AluRI | Kind::AluRM | Kind::AluMR | Kind::AluMI => STATUS,
+            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => STATUS,
+            Kind::IncDecR | Kind::IncDecM => STATUS & !CF,
+            Kind::ShiftRI if count != 0 => match self.shift {
+                ShiftOp::Shl | ShiftOp::Shr | ShiftOp::Sar => STATUS,
+                _ => CF | OF,
+            },
+            _ => 0,
+        }
+    }
+
+    /// The status flags the instruction may read, or keep (a partial write keeps the
+    /// others, which counts as reading them here).
+    fn flags_read(&self) -> u64 {
+        match self.kind {
+            Kind::AluRR | Kind::AluRI | Kind::AluRM | Kind::AluMR | Kind::AluMI => {
+                if matches!(self.alu, AluOp::Adc | AluOp::Sbb) {
+                    CF
+                } else {
+                    0
+                }
+            }
+            Kind::IncDecR | Kind::IncDecM => CF,
+            Kind::ShiftRI | Kind::ShiftRCl => {
+                STATUS & !self.flags_written()
+                    | if matches!(self.shift, ShiftOp::Rcl | ShiftOp::Rcr) {
+                        CF
+                    } else {
+                        0
+                    }
+            }
+            Kind::Jcc | Kind::CmovRR | Kind::CmovRM | Kind::SetccR => STATUS,
+            Kind::Loop if self.x != 0 => STATUS,
+            Kind::Cmps | Kind::Scas => STATUS,
+            _ => 0,
+        }
+    }
+}
+
+impl Block {
+    /// Marks the instructions whose flags nothing can see (see [`Op::dead_flags`]).
+    fn mark_dead_flags(&mut self) {
+        let n = usize::from(self.count);
+        for i in 0..n {
+            let op = self.ops[i];
+            let mut pending = op.flags_written();
+            if !op.registers_only() || pending == 0 {
+                continue;
+            }
+            for later in &self.ops[i + 1..n] {
+                if later.flags_read() & pending != 0 || !later.registers_only() {
+                    break;
+                }
+                pending &= !later.flags_written();
+                if pending == 0 {
+                    self.ops[i].dead_flags = true;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 fn block_slot(phys: u64) -> usize {
     (phys ^ (phys >> 10)) as usize & (BLOCKS - 1)
 }
@@ -785,6 +881,7 @@ impl Cpu {
         }
         self.s.rip = saved_rip;
         b.end = ip;
+        b.mark_dead_flags();
         b
     }
 
@@ -919,11 +1016,19 @@ impl Cpu {
                     },
                 };
                 let a = self.r(op.r0) & mask(sz);
-                let (r, f) = alu_calc(op.alu, a, b, self.s.rflags & CF != 0, sz);
-                if op.alu.writes() {
-                    self.set_reg(usize::from(op.r0), sz, r);
+                let cf = self.s.rflags & CF != 0;
+                if op.dead_flags {
+                    if op.alu.writes() {
+                        let (r, _) = alu_calc(op.alu, a, b, cf, sz);
+                        self.set_reg(usize::from(op.r0), sz, r);
+                    }
+                } else {
+                    let (r, f) = alu_calc(op.alu, a, b, cf, sz);
+                    if op.alu.writes() {
+                        self.set_reg(usize::from(op.r0), sz, r);
+                    }
+                    self.set_status(f);
                 }
-                self.set_status(f);
             }),
             Kind::AluMR | Kind::AluMI => by_size!(op.size, SZ => {
                 let sz = SZ;
@@ -975,7 +1080,9 @@ impl Cpu {
                     Some((p, phys)) => self.fast_store(p, phys, size, r),
                     None => self.set_reg(usize::from(op.r0), sz, r),
                 }
-                self.set_status_masked(f, STATUS & !CF);
+                if !op.dead_flags {
+                    self.set_status_masked(f, STATUS & !CF);
+                }
             }),
             Kind::MovRR => {
                 by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, self.r(op.r1)))
@@ -1038,7 +1145,9 @@ impl Cpu {
                     let old = self.s.rflags;
                     let (r, f, which) = shift_calc(op.shift, a, count, sz, old & CF != 0);
                     self.set_reg(usize::from(op.r0), sz, r);
-                    self.s.rflags = (old & !which) | (f & which);
+                    if !op.dead_flags {
+                        self.s.rflags = (old & !which) | (f & which);
+                    }
                 }
             }),
             Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => {
@@ -1056,9 +1165,14 @@ impl Cpu {
                         Kind::ImulRR | Kind::ImulRM => (self.r(op.r0) & mask(sz), src),
                         _ => (src, op.imm),
                     };
-                    let (lo, f) = imul_calc(a, b, sz);
-                    self.set_reg(usize::from(op.r0), sz, lo);
-                    self.set_status(f);
+                    if op.dead_flags {
+                        let lo = a.wrapping_mul(b) & mask(sz);
+                        self.set_reg(usize::from(op.r0), sz, lo);
+                    } else {
+                        let (lo, f) = imul_calc(a, b, sz);
+                        self.set_reg(usize::from(op.r0), sz, lo);
+                        self.set_status(f);
+                    }
                 })
             }
             Kind::CmovRR | Kind::CmovRM => by_size!(op.size, SZ => {
