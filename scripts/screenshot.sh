@@ -39,7 +39,6 @@ full_speed="737 37"      # the toolbar's "full" speed checkbox
 lockstep="995 109"       # "lockstep with KVM", top of the Compare panel
 breakpoint="699 114"     # the disassembly's "Breakpoint at" field
 toggle="813 114"         # and its Toggle button
-goto="117 658"           # the memory panel's "Go to" field (838 in a 1080-high window)
 
 open() {
     "$bin" gui "$1" >/dev/null 2>&1 &

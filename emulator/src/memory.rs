@@ -183,10 +183,7 @@ impl GuestMemory {
                 // SAFETY: `host` checked the span is inside the RAM mapping, which we own
                 // mutably through `&mut self`.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
-                let last = addr + data.len() as u64 - 1;
-                for page in addr >> 12..=last >> 12 {
-                    self.page_writes[page as usize] += 1;
-                }
+                self.count_writes(addr, data.len() as u64);
             }
             return;
         }
@@ -195,8 +192,7 @@ impl GuestMemory {
             if let Some((p, false)) = self.host(a, 1) {
                 // SAFETY: as above, for one byte of RAM.
                 unsafe { p.write(b) };
-                let page = (a >> 12) as usize;
-                self.page_writes[page] += 1;
+                self.note_write(a);
             }
         }
     }
@@ -229,6 +225,14 @@ impl GuestMemory {
     pub(crate) fn note_write(&mut self, addr: u64) {
         if let Some(w) = self.page_writes.get_mut((addr >> 12) as usize) {
             *w += 1;
+        }
+    }
+
+    /// Moves on the version of every RAM page that `len` (at least 1) bytes at `addr`, all in
+    /// RAM, touch.
+    fn count_writes(&mut self, addr: u64, len: u64) {
+        for page in addr >> 12..=(addr + len - 1) >> 12 {
+            self.page_writes[page as usize] += 1;
         }
     }
 
@@ -275,10 +279,7 @@ impl GuestMemory {
                 // SAFETY: `host` checked the span lies inside one mapping we own mutably.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
                 if addr < self.layout.ram_size {
-                    let last = addr + data.len().max(1) as u64 - 1;
-                    for page in addr >> 12..=last >> 12 {
-                        self.page_writes[page as usize] += 1;
-                    }
+                    self.count_writes(addr, data.len().max(1) as u64);
                 } else {
                     self.rom_version += 1;
                 }

@@ -788,7 +788,7 @@ impl Cpu {
             let slot = decoded_slot(phys);
             let d = &decoded[slot];
             // (An instruction decoded in another code size has a `Kind::Generic` form.)
-            if !(d.phys == phys && d.ip == rip && d.version == version) {
+            if !d.holds(phys, rip, version) {
                 // Decode it now (fetching has no effect the general path would not have
                 // when it executes the instruction); instructions that cross a page are
                 // not kept, and go to the general path.
@@ -797,7 +797,7 @@ impl Cpu {
                 let fetched = self.fetch_decode();
                 decoded = std::mem::take(&mut self.decoded);
                 let d = &decoded[slot];
-                if fetched.is_err() || !(d.phys == phys && d.ip == rip && d.version == version) {
+                if fetched.is_err() || !d.holds(phys, rip, version) {
                     break true;
                 }
             }
@@ -858,13 +858,13 @@ impl Cpu {
             let p = page | (ip & 0xfff);
             let slot = decoded_slot(p);
             let d = &decoded[slot];
-            if !(d.phys == p && d.ip == ip && d.version == version) {
+            if !d.holds(p, ip, version) {
                 self.s.rip = ip;
                 std::mem::swap(&mut self.decoded, decoded);
                 let fetched = self.fetch_decode();
                 std::mem::swap(&mut self.decoded, decoded);
                 let d = &decoded[slot];
-                if fetched.is_err() || !(d.phys == p && d.ip == ip && d.version == version) {
+                if fetched.is_err() || !d.holds(p, ip, version) {
                     break;
                 }
             }

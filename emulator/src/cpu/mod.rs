@@ -178,6 +178,13 @@ fn decoded_slot(phys: u64) -> usize {
 }
 
 impl Decoded {
+    /// Whether the slot holds the instruction at `ip`, physical `phys`, in a page of
+    /// `version` (decoded in whatever code size; callers that care compare `bits`).
+    #[inline(always)]
+    fn holds(&self, phys: u64, ip: u64, version: u64) -> bool {
+        self.phys == phys && self.ip == ip && self.version == version
+    }
+
     fn empty() -> Decoded {
         Decoded {
             phys: u64::MAX,
@@ -303,7 +310,7 @@ impl Cpu {
         let version = self.mem.version(phys);
         let slot = decoded_slot(phys);
         let d = &self.decoded[slot];
-        if d.phys == phys && d.ip == self.ip && d.bits == self.bits && d.version == version {
+        if d.holds(phys, self.ip, version) && d.bits == self.bits {
             self.i = d.instruction;
             self.asz = d.asz;
             self.pause_xchg_size = d.pause_xchg_size;
