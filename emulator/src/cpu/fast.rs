@@ -28,42 +28,18 @@
 
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind, Register};
 
-use super::arith::{alu_calc, AluOp};
+mod ops;
+
+use super::arith::AluOp;
 use super::flags;
 use super::mmu::{canonical, Access, P_DIRTY, P_EXEC, P_USER, P_WRITE};
-use super::muldiv::imul_calc;
-use super::operand::{gpr, is_immediate, mask, sext};
-use super::shift::{count_mask, shift_calc, ShiftOp};
+use super::operand::{gpr, is_immediate, mask};
+use super::shift::{count_mask, ShiftOp};
 use super::Cpu;
 use super::{decoded_slot, Decoded};
 use crate::state::flags::{AC, CF, DF, OF, RF, STATUS, TF, ZF};
-use crate::state::reg::{RAX, RCX, RDI, RSI, RSP};
+use crate::state::reg::{RAX, RCX, RDI, RSI};
 use crate::state::{ctl, CpuMode};
-
-/// Evaluates `$body` with `$s` a constant equal to the operand size `$size` (1, 2, 4 or 8
-/// bytes), so that the masks and flag rules inlined into it fold away.
-macro_rules! by_size {
-    ($size:expr, $s:ident => $body:expr) => {
-        match $size {
-            1 => {
-                const $s: u32 = 1;
-                $body
-            }
-            2 => {
-                const $s: u32 = 2;
-                $body
-            }
-            4 => {
-                const $s: u32 = 4;
-                $body
-            }
-            _ => {
-                const $s: u32 = 8;
-                $body
-            }
-        }
-    };
-}
 
 /// What an [`Op`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +129,10 @@ pub(crate) struct Op {
     /// instructions (which cannot give up or leave the block) in between, so they are not
     /// computed ([`Block::mark_dead_flags`]).
     dead_flags: bool,
+    /// [`Op::touches_registers_only`], worked out once.
+    registers_only: bool,
+    /// What runs it ([`ops::handler`]).
+    run: ops::Handler,
 }
 
 impl Op {
@@ -175,6 +155,8 @@ impl Op {
         },
         imm: 0,
         dead_flags: false,
+        registers_only: false,
+        run: ops::bail,
     };
 }
 
@@ -254,7 +236,10 @@ pub(crate) fn compile(i: &Instruction, bits: u32, asz: u32) -> Op {
     if bits != 64 || i.has_lock_prefix() {
         return Op::GENERIC;
     }
-    compile64(i, asz).unwrap_or(Op::GENERIC)
+    let mut op = compile64(i, asz).unwrap_or(Op::GENERIC);
+    op.registers_only = op.touches_registers_only();
+    op.run = ops::handler(&op);
+    op
 }
 
 fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
@@ -527,7 +512,7 @@ impl Block {
 impl Op {
     /// Whether the instruction touches nothing but registers and RIP, so it cannot give the
     /// instruction back to the general path nor leave a block early.
-    fn registers_only(&self) -> bool {
+    fn touches_registers_only(&self) -> bool {
         matches!(
             self.kind,
             Kind::AluRR
@@ -597,16 +582,17 @@ impl Block {
         for i in 0..n {
             let op = self.ops[i];
             let mut pending = op.flags_written();
-            if !op.registers_only() || pending == 0 {
+            if !op.registers_only || pending == 0 {
                 continue;
             }
             for later in &self.ops[i + 1..n] {
-                if later.flags_read() & pending != 0 || !later.registers_only() {
+                if later.flags_read() & pending != 0 || !later.registers_only {
                     break;
                 }
                 pending &= !later.flags_written();
                 if pending == 0 {
                     self.ops[i].dead_flags = true;
+                    self.ops[i].run = ops::handler(&self.ops[i]);
                     break;
                 }
             }
@@ -622,9 +608,14 @@ impl Kind {
     /// Whether the instruction can be part of a block (strings run many iterations and
     /// may stop half-way, so they run alone).
     fn in_blocks(self) -> bool {
-        !matches!(
+        self != Kind::Generic && !self.is_string()
+    }
+
+    /// Whether it is one of the string instructions.
+    fn is_string(self) -> bool {
+        matches!(
             self,
-            Kind::Generic | Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas
+            Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas
         )
     }
 
@@ -766,19 +757,36 @@ impl Cpu {
                 && (breakpoints.is_empty() || !breakpoints.iter().any(|&a| a > rip && a < b.end))
             {
                 let code = self.code_page;
+                let mut retired = 0;
                 let mut end = None;
                 for op in &b.ops[..usize::from(b.count)] {
-                    let done = self.exec_fast(op, need, budget - n, phys & !0xfff);
-                    if let Some(bail) = self.account(done, &mut n, &mut rf) {
-                        end = Some(bail);
-                        break;
+                    // (Blocks hold no string instruction.)
+                    match (op.run)(self, op, need) {
+                        Done::Go(k) => retired += k,
+                        Done::Stop(k) => {
+                            retired += k;
+                            end = Some(false);
+                            break;
+                        }
+                        Done::Bail => {
+                            end = Some(true);
+                            break;
+                        }
                     }
                     // The rest of the block is stale once its page was written, and its TLB
                     // entry may be gone once a walk refilled the TLB: the next instruction is
-                    // then looked up as the general path would.
-                    if self.code_page != code || self.mem.version(phys) != version {
+                    // then looked up as the general path would. An instruction that touches
+                    // only registers can do neither.
+                    if !op.registers_only
+                        && (self.code_page != code || self.mem.version(phys) != version)
+                    {
                         break;
                     }
+                }
+                n += retired;
+                if retired != 0 && rf {
+                    self.s.rflags &= !RF;
+                    rf = false;
                 }
                 if let Some(bail) = end {
                     break bail;
@@ -1001,285 +1009,11 @@ impl Cpu {
     /// most `budget` instructions.
     #[inline(always)]
     fn exec_fast(&mut self, op: &Op, need: Need, budget: u64, page: u64) -> Done {
-        let next = self.s.rip.wrapping_add(u64::from(op.len));
-        match op.kind {
-            Kind::Generic => return Done::Bail,
-            Kind::AluRR | Kind::AluRI | Kind::AluRM => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let size = SZ as u8;
-                let b = match op.kind {
-                    Kind::AluRR => self.r(op.r1) & mask(sz),
-                    Kind::AluRI => op.imm,
-                    _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
-                        Some(v) => v,
-                        None => return Done::Bail,
-                    },
-                };
-                let a = self.r(op.r0) & mask(sz);
-                let cf = self.s.rflags & CF != 0;
-                if op.dead_flags {
-                    if op.alu.writes() {
-                        let (r, _) = alu_calc(op.alu, a, b, cf, sz);
-                        self.set_reg(usize::from(op.r0), sz, r);
-                    }
-                } else {
-                    let (r, f) = alu_calc(op.alu, a, b, cf, sz);
-                    if op.alu.writes() {
-                        self.set_reg(usize::from(op.r0), sz, r);
-                    }
-                    self.set_status(f);
-                }
-            }),
-            Kind::AluMR | Kind::AluMI => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let size = SZ as u8;
-                let lin = self.fast_linear(&op.mem);
-                let access = if op.alu.writes() {
-                    need.write
-                } else {
-                    need.read
-                };
-                let Some((p, phys)) = self.fast_ptr(lin, size, access) else {
-                    return Done::Bail;
-                };
-                // SAFETY: checked by `fast_ptr`.
-                let a = unsafe { load(p, size) };
-                let b = if op.kind == Kind::AluMR {
-                    self.r(op.r1) & mask(sz)
-                } else {
-                    op.imm
-                };
-                let (r, f) = alu_calc(op.alu, a, b, self.s.rflags & CF != 0, sz);
-                if op.alu.writes() {
-                    self.fast_store(p, phys, size, r);
-                }
-                self.set_status(f);
-            }),
-            Kind::IncDecR | Kind::IncDecM => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let size = SZ as u8;
-                let target = if op.kind == Kind::IncDecM {
-                    match self.fast_ptr(self.fast_linear(&op.mem), size, need.write) {
-                        Some(t) => Some(t),
-                        None => return Done::Bail,
-                    }
-                } else {
-                    None
-                };
-                let a = match target {
-                    // SAFETY: checked by `fast_ptr`.
-                    Some((p, _)) => unsafe { load(p, size) },
-                    None => self.r(op.r0) & mask(sz),
-                };
-                let (r, f) = if op.x != 0 {
-                    flags::add(a, 1, false, sz)
-                } else {
-                    flags::sub(a, 1, false, sz)
-                };
-                match target {
-                    Some((p, phys)) => self.fast_store(p, phys, size, r),
-                    None => self.set_reg(usize::from(op.r0), sz, r),
-                }
-                if !op.dead_flags {
-                    self.set_status_masked(f, STATUS & !CF);
-                }
-            }),
-            Kind::MovRR => {
-                by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, self.r(op.r1)))
-            }
-            Kind::MovRI => by_size!(op.size, SZ => self.set_reg(usize::from(op.r0), SZ, op.imm)),
-            Kind::MovRM => by_size!(op.size, SZ => {
-                match self.fast_read(self.fast_linear(&op.mem), SZ as u8, need) {
-                    Some(v) => self.set_reg(usize::from(op.r0), SZ, v),
-                    None => return Done::Bail,
-                }
-            }),
-            Kind::MovMR | Kind::MovMI => by_size!(op.size, SZ => {
-                let size = SZ as u8;
-                let lin = self.fast_linear(&op.mem);
-                let Some((p, phys)) = self.fast_ptr(lin, size, need.write) else {
-                    return Done::Bail;
-                };
-                let v = if op.kind == Kind::MovMR {
-                    self.r(op.r1)
-                } else {
-                    op.imm
-                };
-                self.fast_store(p, phys, size, v);
-            }),
-            Kind::MovxRR | Kind::MovxRM => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let src_size = op.x & 0x7f;
-                let v = if op.kind == Kind::MovxRR {
-                    self.r(op.r1) & mask(u32::from(src_size))
-                } else {
-                    match self.fast_read(self.fast_linear(&op.mem), src_size, need) {
-                        Some(v) => v,
-                        None => return Done::Bail,
-                    }
-                };
-                let v = if op.x & 0x80 != 0 {
-                    sext(v, u32::from(src_size))
-                } else {
-                    v
-                };
-                self.set_reg(usize::from(op.r0), sz, v & mask(sz));
-            }),
-            Kind::Lea => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let ea = self.fast_ea(&op.mem);
-                self.set_reg(usize::from(op.r0), sz, ea & mask(sz));
-            }),
-            Kind::ShiftRI | Kind::ShiftRCl => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let count = if op.kind == Kind::ShiftRI {
-                    op.imm as u32
-                } else {
-                    self.r(RCX as u8) as u32
-                } & count_mask(sz);
-                let a = self.r(op.r0) & mask(sz);
-                if count == 0 {
-                    // No flags change; a 32-bit register is still zero-extended.
-                    self.set_reg(usize::from(op.r0), sz, a);
-                } else {
-                    let old = self.s.rflags;
-                    let (r, f, which) = shift_calc(op.shift, a, count, sz, old & CF != 0);
-                    self.set_reg(usize::from(op.r0), sz, r);
-                    if !op.dead_flags {
-                        self.s.rflags = (old & !which) | (f & which);
-                    }
-                }
-            }),
-            Kind::ImulRR | Kind::ImulRM | Kind::ImulRRI | Kind::ImulRMI => {
-                by_size!(op.size, SZ => {
-                    let sz = SZ;
-                    let size = SZ as u8;
-                    let src = match op.kind {
-                        Kind::ImulRR | Kind::ImulRRI => self.r(op.r1) & mask(sz),
-                        _ => match self.fast_read(self.fast_linear(&op.mem), size, need) {
-                            Some(v) => v,
-                            None => return Done::Bail,
-                        },
-                    };
-                    let (a, b) = match op.kind {
-                        Kind::ImulRR | Kind::ImulRM => (self.r(op.r0) & mask(sz), src),
-                        _ => (src, op.imm),
-                    };
-                    if op.dead_flags {
-                        let lo = a.wrapping_mul(b) & mask(sz);
-                        self.set_reg(usize::from(op.r0), sz, lo);
-                    } else {
-                        let (lo, f) = imul_calc(a, b, sz);
-                        self.set_reg(usize::from(op.r0), sz, lo);
-                        self.set_status(f);
-                    }
-                })
-            }
-            Kind::CmovRR | Kind::CmovRM => by_size!(op.size, SZ => {
-                let sz = SZ;
-                let size = SZ as u8;
-                // The source is read whatever the condition (a memory source can fault).
-                let src = if op.kind == Kind::CmovRR {
-                    self.r(op.r1)
-                } else {
-                    match self.fast_read(self.fast_linear(&op.mem), size, need) {
-                        Some(v) => v,
-                        None => return Done::Bail,
-                    }
-                };
-                let v = if self.cond_now(op.x) {
-                    src
-                } else {
-                    self.r(op.r0)
-                };
-                self.set_reg(usize::from(op.r0), sz, v & mask(sz));
-            }),
-            Kind::SetccR => {
-                let v = u64::from(self.cond_now(op.x));
-                self.set_reg(usize::from(op.r0), 1, v);
-            }
-            Kind::Jcc => {
-                if self.cond_now(op.x) {
-                    if !canonical(op.imm) {
-                        return Done::Bail;
-                    }
-                    self.s.rip = op.imm;
-                    return Done::Go(1);
-                }
-            }
-            Kind::Jmp => {
-                if !canonical(op.imm) {
-                    return Done::Bail;
-                }
-                self.s.rip = op.imm;
-                return Done::Go(1);
-            }
-            Kind::Call => {
-                let sp = self.r(RSP as u8).wrapping_sub(8);
-                if !canonical(op.imm) {
-                    return Done::Bail;
-                }
-                let Some((p, phys)) = self.fast_ptr(sp, 8, need.write) else {
-                    return Done::Bail;
-                };
-                self.fast_store(p, phys, 8, next);
-                self.s.gpr[RSP] = sp;
-                self.s.rip = op.imm;
-                return Done::Go(1);
-            }
-            Kind::Ret => {
-                let sp = self.r(RSP as u8);
-                let Some(t) = self.fast_read(sp, 8, need) else {
-                    return Done::Bail;
-                };
-                if !canonical(t) {
-                    return Done::Bail;
-                }
-                self.s.gpr[RSP] = sp.wrapping_add(8);
-                self.s.rip = t;
-                return Done::Go(1);
-            }
-            Kind::PushR => {
-                let v = self.r(op.r0);
-                let sp = self.r(RSP as u8).wrapping_sub(8);
-                let Some((p, phys)) = self.fast_ptr(sp, 8, need.write) else {
-                    return Done::Bail;
-                };
-                self.fast_store(p, phys, 8, v);
-                self.s.gpr[RSP] = sp;
-            }
-            Kind::PopR => {
-                let sp = self.r(RSP as u8);
-                let Some(v) = self.fast_read(sp, 8, need) else {
-                    return Done::Bail;
-                };
-                self.s.gpr[RSP] = sp.wrapping_add(8);
-                self.s.gpr[usize::from(op.r0 & 15)] = v;
-            }
-            Kind::Loop => {
-                let asz = if op.mem.addr32 { 4 } else { 8 };
-                let c = self.r(RCX as u8).wrapping_sub(1) & mask(asz);
-                let zf = self.s.rflags & ZF != 0;
-                let take = c != 0
-                    && match op.x {
-                        0 => true,
-                        1 => zf,
-                        _ => !zf,
-                    };
-                if take && !canonical(op.imm) {
-                    return Done::Bail;
-                }
-                self.set_reg(RCX, asz, c);
-                self.s.rip = if take { op.imm } else { next };
-                return Done::Go(1);
-            }
-            Kind::Nop => {}
-            Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas => {
-                return self.fast_string(op, need, budget, page, next);
-            }
+        if op.kind.is_string() {
+            let next = self.s.rip.wrapping_add(u64::from(op.len));
+            return self.fast_string(op, need, budget, page, next);
         }
-        self.s.rip = next;
-        Done::Go(1)
+        (op.run)(self, op, need)
     }
 
     /// Up to `limit` iterations of a forward REP string instruction whose elements stay

@@ -1,0 +1,507 @@
+//! One function per prepared form: what an [`Op`] of each kind does, with its operand size,
+//! its ALU or shift operation, its condition and whether its flags are computed fixed as
+//! constants, so that the function compiled for each combination has no decision left but
+//! the operands'. [`handler`] picks the function when the instruction is prepared, and the
+//! fast path calls it through [`Op::run`]: one indirect call per instruction instead of a
+//! dispatch on the kind, then on the size, then on the operation.
+//!
+//! String instructions are not here: they run many iterations under a budget
+//! (`Cpu::fast_string`).
+
+use super::super::arith::{alu_calc, AluOp};
+use super::super::flags;
+use super::super::mmu::canonical;
+use super::super::muldiv::imul_calc;
+use super::super::operand::{mask, sext};
+use super::super::shift::{count_mask, shift_calc, ShiftOp};
+use super::super::Cpu;
+use super::{load, Done, Kind, Need, Op};
+use crate::state::flags::{CF, STATUS, ZF};
+use crate::state::reg::{RCX, RSP};
+
+/// What runs a prepared instruction: retires it and moves RIP on, or changes nothing and
+/// answers [`Done::Bail`].
+pub(super) type Handler = fn(&mut Cpu, &Op, Need) -> Done;
+
+// The operand forms, as constant parameters: register and register, immediate or memory;
+// memory and register or immediate; register, register or memory, and immediate (IMUL).
+const RR: u8 = 0;
+const RI: u8 = 1;
+const RM: u8 = 2;
+const MR: u8 = 3;
+const MI: u8 = 4;
+const RRI: u8 = 5;
+const RMI: u8 = 6;
+
+/// `$f::<SZ, $c…>` for the operand size of `$op`, as a [`Handler`].
+macro_rules! sized {
+    ($op:expr, $f:ident $(, $c:tt)*) => {
+        match $op.size {
+            1 => $f::<1 $(, $c)*> as Handler,
+            2 => $f::<2 $(, $c)*> as Handler,
+            4 => $f::<4 $(, $c)*> as Handler,
+            _ => $f::<8 $(, $c)*> as Handler,
+        }
+    };
+}
+
+/// [`sized!`] with the flags computed (`true`) unless they are dead, as the next parameter.
+macro_rules! flagged {
+    ($op:expr, $f:ident $(, $c:tt)*) => {
+        if $op.dead_flags {
+            sized!($op, $f $(, $c)*, false)
+        } else {
+            sized!($op, $f $(, $c)*, true)
+        }
+    };
+}
+
+/// [`sized!`] with the ALU operation's number as the last parameter.
+macro_rules! each_alu {
+    ($mac:ident, $op:expr, $f:ident $(, $c:tt)*) => {
+        match $op.alu {
+            AluOp::Add => $mac!($op, $f $(, $c)*, 0),
+            AluOp::Adc => $mac!($op, $f $(, $c)*, 1),
+            AluOp::Sub => $mac!($op, $f $(, $c)*, 2),
+            AluOp::Sbb => $mac!($op, $f $(, $c)*, 3),
+            AluOp::Cmp => $mac!($op, $f $(, $c)*, 4),
+            AluOp::And => $mac!($op, $f $(, $c)*, 5),
+            AluOp::Or => $mac!($op, $f $(, $c)*, 6),
+            AluOp::Xor => $mac!($op, $f $(, $c)*, 7),
+            AluOp::Test => $mac!($op, $f $(, $c)*, 8),
+        }
+    };
+}
+
+/// The ALU operation numbered as in [`each_alu!`].
+const fn alu_op(a: u8) -> AluOp {
+    [
+        AluOp::Add,
+        AluOp::Adc,
+        AluOp::Sub,
+        AluOp::Sbb,
+        AluOp::Cmp,
+        AluOp::And,
+        AluOp::Or,
+        AluOp::Xor,
+        AluOp::Test,
+    ][a as usize]
+}
+
+/// The shift operation by number, in [`ShiftOp`]'s order.
+const fn shift_op(s: u8) -> ShiftOp {
+    [
+        ShiftOp::Shl,
+        ShiftOp::Shr,
+        ShiftOp::Sar,
+        ShiftOp::Rol,
+        ShiftOp::Ror,
+        ShiftOp::Rcl,
+        ShiftOp::Rcr,
+    ][s as usize]
+}
+
+/// The function that runs `op` (see the module's documentation).
+pub(super) fn handler(op: &Op) -> Handler {
+    macro_rules! shifts {
+        ($cl:tt) => {
+            match op.shift {
+                ShiftOp::Shl => flagged!(op, shift, $cl, 0),
+                ShiftOp::Shr => flagged!(op, shift, $cl, 1),
+                ShiftOp::Sar => flagged!(op, shift, $cl, 2),
+                ShiftOp::Rol => flagged!(op, shift, $cl, 3),
+                ShiftOp::Ror => flagged!(op, shift, $cl, 4),
+                ShiftOp::Rcl => flagged!(op, shift, $cl, 5),
+                ShiftOp::Rcr => flagged!(op, shift, $cl, 6),
+            }
+        };
+    }
+    macro_rules! alu_r {
+        ($form:tt) => {
+            if op.dead_flags {
+                each_alu!(sized, op, alu_r, $form, false)
+            } else {
+                each_alu!(sized, op, alu_r, $form, true)
+            }
+        };
+    }
+    match op.kind {
+        Kind::Generic | Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas => bail,
+        Kind::AluRR => alu_r!(RR),
+        Kind::AluRI => alu_r!(RI),
+        Kind::AluRM => alu_r!(RM),
+        Kind::AluMR => each_alu!(sized, op, alu_m, MR),
+        Kind::AluMI => each_alu!(sized, op, alu_m, MI),
+        Kind::IncDecR if op.x != 0 => flagged!(op, inc_dec_r, true),
+        Kind::IncDecR => flagged!(op, inc_dec_r, false),
+        Kind::IncDecM if op.x != 0 => sized!(op, inc_dec_m, true),
+        Kind::IncDecM => sized!(op, inc_dec_m, false),
+        Kind::MovRR => sized!(op, mov_r, RR),
+        Kind::MovRI => sized!(op, mov_r, RI),
+        Kind::MovRM => sized!(op, mov_r, RM),
+        Kind::MovMR => sized!(op, mov_m, MR),
+        Kind::MovMI => sized!(op, mov_m, MI),
+        Kind::MovxRR => sized!(op, movx, RR),
+        Kind::MovxRM => sized!(op, movx, RM),
+        Kind::Lea => sized!(op, lea),
+        Kind::ShiftRI => shifts!(false),
+        Kind::ShiftRCl => shifts!(true),
+        Kind::ImulRR => flagged!(op, imul, RR),
+        Kind::ImulRM => flagged!(op, imul, RM),
+        Kind::ImulRRI => flagged!(op, imul, RRI),
+        Kind::ImulRMI => flagged!(op, imul, RMI),
+        Kind::CmovRR => sized!(op, cmov, RR),
+        Kind::CmovRM => sized!(op, cmov, RM),
+        Kind::SetccR => setcc,
+        Kind::Jcc => match op.x {
+            0 => jcc::<0>,
+            1 => jcc::<1>,
+            2 => jcc::<2>,
+            3 => jcc::<3>,
+            4 => jcc::<4>,
+            5 => jcc::<5>,
+            6 => jcc::<6>,
+            7 => jcc::<7>,
+            8 => jcc::<8>,
+            9 => jcc::<9>,
+            10 => jcc::<10>,
+            11 => jcc::<11>,
+            12 => jcc::<12>,
+            13 => jcc::<13>,
+            14 => jcc::<14>,
+            _ => jcc::<15>,
+        },
+        Kind::Jmp => jmp,
+        Kind::Call => call,
+        Kind::Ret => ret,
+        Kind::PushR => push,
+        Kind::PopR => pop,
+        Kind::Loop => loop_,
+        Kind::Nop => nop,
+    }
+}
+
+impl Cpu {
+    /// Writes the low `SZ` bytes of GPR `n` as an instruction does: a 32-bit write clears
+    /// the upper half, narrower writes keep the rest.
+    #[inline(always)]
+    fn put<const SZ: u32>(&mut self, n: u8, v: u64) {
+        let r = &mut self.s.gpr[usize::from(n & 15)];
+        *r = match SZ {
+            1 => (*r & !0xff) | (v & 0xff),
+            2 => (*r & !0xffff) | (v & 0xffff),
+            4 => v & 0xffff_ffff,
+            _ => v,
+        };
+    }
+
+    /// Retires the instruction: RIP moves past it.
+    #[inline(always)]
+    fn fast_next(&mut self, op: &Op) -> Done {
+        self.s.rip = self.s.rip.wrapping_add(u64::from(op.len));
+        Done::Go(1)
+    }
+
+    /// The second operand of a register-destination form (register, immediate or memory),
+    /// `None` when memory needs the general path.
+    #[inline(always)]
+    fn source<const SZ: u32, const FORM: u8>(&mut self, op: &Op, need: Need) -> Option<u64> {
+        match FORM {
+            RR | RRI => Some(self.r(op.r1) & mask(SZ)),
+            RI => Some(op.imm),
+            _ => self.fast_read(self.fast_linear(&op.mem), SZ as u8, need),
+        }
+    }
+}
+
+pub(super) fn bail(_: &mut Cpu, _: &Op, _: Need) -> Done {
+    Done::Bail
+}
+
+fn alu_r<const SZ: u32, const FORM: u8, const FLAGS: bool, const A: u8>(
+    cpu: &mut Cpu,
+    op: &Op,
+    need: Need,
+) -> Done {
+    let Some(b) = cpu.source::<SZ, FORM>(op, need) else {
+        return Done::Bail;
+    };
+    let alu = alu_op(A);
+    let a = cpu.r(op.r0) & mask(SZ);
+    let (r, f) = alu_calc(alu, a, b, cpu.s.rflags & CF != 0, SZ);
+    if alu.writes() {
+        cpu.put::<SZ>(op.r0, r);
+    }
+    if FLAGS {
+        cpu.set_status(f);
+    }
+    cpu.fast_next(op)
+}
+
+fn alu_m<const SZ: u32, const FORM: u8, const A: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let alu = alu_op(A);
+    let size = SZ as u8;
+    let access = if alu.writes() { need.write } else { need.read };
+    let Some((p, phys)) = cpu.fast_ptr(cpu.fast_linear(&op.mem), size, access) else {
+        return Done::Bail;
+    };
+    // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM.
+    let a = unsafe { load(p, size) };
+    let b = if FORM == MR {
+        cpu.r(op.r1) & mask(SZ)
+    } else {
+        op.imm
+    };
+    let (r, f) = alu_calc(alu, a, b, cpu.s.rflags & CF != 0, SZ);
+    if alu.writes() {
+        cpu.fast_store(p, phys, size, r);
+    }
+    cpu.set_status(f);
+    cpu.fast_next(op)
+}
+
+/// INC (`INC` true) or DEC of `a`: result and flags (CF is not theirs).
+#[inline(always)]
+fn inc_dec<const SZ: u32, const INC: bool>(a: u64) -> (u64, u64) {
+    if INC {
+        flags::add(a, 1, false, SZ)
+    } else {
+        flags::sub(a, 1, false, SZ)
+    }
+}
+
+fn inc_dec_r<const SZ: u32, const INC: bool, const FLAGS: bool>(
+    cpu: &mut Cpu,
+    op: &Op,
+    _: Need,
+) -> Done {
+    let (r, f) = inc_dec::<SZ, INC>(cpu.r(op.r0) & mask(SZ));
+    cpu.put::<SZ>(op.r0, r);
+    if FLAGS {
+        cpu.set_status_masked(f, STATUS & !CF);
+    }
+    cpu.fast_next(op)
+}
+
+fn inc_dec_m<const SZ: u32, const INC: bool>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let size = SZ as u8;
+    let Some((p, phys)) = cpu.fast_ptr(cpu.fast_linear(&op.mem), size, need.write) else {
+        return Done::Bail;
+    };
+    // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM.
+    let (r, f) = inc_dec::<SZ, INC>(unsafe { load(p, size) });
+    cpu.fast_store(p, phys, size, r);
+    cpu.set_status_masked(f, STATUS & !CF);
+    cpu.fast_next(op)
+}
+
+fn mov_r<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let Some(v) = cpu.source::<SZ, FORM>(op, need) else {
+        return Done::Bail;
+    };
+    cpu.put::<SZ>(op.r0, v);
+    cpu.fast_next(op)
+}
+
+fn mov_m<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let size = SZ as u8;
+    let Some((p, phys)) = cpu.fast_ptr(cpu.fast_linear(&op.mem), size, need.write) else {
+        return Done::Bail;
+    };
+    let v = if FORM == MR { cpu.r(op.r1) } else { op.imm };
+    cpu.fast_store(p, phys, size, v);
+    cpu.fast_next(op)
+}
+
+/// MOVZX, MOVSX, MOVSXD: the source size is in `op.x`, with 0x80 when it sign-extends.
+fn movx<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let src_size = op.x & 0x7f;
+    let v = if FORM == RR {
+        cpu.r(op.r1) & mask(u32::from(src_size))
+    } else {
+        match cpu.fast_read(cpu.fast_linear(&op.mem), src_size, need) {
+            Some(v) => v,
+            None => return Done::Bail,
+        }
+    };
+    let v = if op.x & 0x80 != 0 {
+        sext(v, u32::from(src_size))
+    } else {
+        v
+    };
+    cpu.put::<SZ>(op.r0, v);
+    cpu.fast_next(op)
+}
+
+fn lea<const SZ: u32>(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+    let ea = cpu.fast_ea(&op.mem);
+    cpu.put::<SZ>(op.r0, ea);
+    cpu.fast_next(op)
+}
+
+/// A shift or rotate of a register by an immediate count, or by CL (`CL`).
+fn shift<const SZ: u32, const CL: bool, const S: u8, const FLAGS: bool>(
+    cpu: &mut Cpu,
+    op: &Op,
+    _: Need,
+) -> Done {
+    let count = if CL {
+        cpu.r(RCX as u8) as u32
+    } else {
+        op.imm as u32
+    } & count_mask(SZ);
+    let a = cpu.r(op.r0) & mask(SZ);
+    if count == 0 {
+        // No flags change; a 32-bit register is still zero-extended.
+        cpu.put::<SZ>(op.r0, a);
+    } else {
+        let old = cpu.s.rflags;
+        let (r, f, which) = shift_calc(shift_op(S), a, count, SZ, old & CF != 0);
+        cpu.put::<SZ>(op.r0, r);
+        if FLAGS {
+            cpu.s.rflags = (old & !which) | (f & which);
+        }
+    }
+    cpu.fast_next(op)
+}
+
+/// The two- and three-operand IMUL.
+fn imul<const SZ: u32, const FORM: u8, const FLAGS: bool>(
+    cpu: &mut Cpu,
+    op: &Op,
+    need: Need,
+) -> Done {
+    let Some(src) = cpu.source::<SZ, FORM>(op, need) else {
+        return Done::Bail;
+    };
+    let (a, b) = match FORM {
+        RR | RM => (cpu.r(op.r0) & mask(SZ), src),
+        _ => (src, op.imm),
+    };
+    if FLAGS {
+        let (lo, f) = imul_calc(a, b, SZ);
+        cpu.put::<SZ>(op.r0, lo);
+        cpu.set_status(f);
+    } else {
+        cpu.put::<SZ>(op.r0, a.wrapping_mul(b));
+    }
+    cpu.fast_next(op)
+}
+
+fn cmov<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    // The source is read whatever the condition (a memory source can fault).
+    let Some(src) = cpu.source::<SZ, FORM>(op, need) else {
+        return Done::Bail;
+    };
+    let v = if cpu.cond_now(op.x) {
+        src
+    } else {
+        cpu.r(op.r0)
+    };
+    cpu.put::<SZ>(op.r0, v);
+    cpu.fast_next(op)
+}
+
+fn setcc(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+    let v = u64::from(cpu.cond_now(op.x));
+    cpu.put::<1>(op.r0, v);
+    cpu.fast_next(op)
+}
+
+/// Jumps to `target`, or gives the instruction back when it is not canonical (#GP).
+#[inline(always)]
+fn jump(cpu: &mut Cpu, target: u64) -> Done {
+    if !canonical(target) {
+        return Done::Bail;
+    }
+    cpu.s.rip = target;
+    Done::Go(1)
+}
+
+fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+    if flags::condition(CC, cpu.s.rflags) {
+        jump(cpu, op.imm)
+    } else {
+        cpu.fast_next(op)
+    }
+}
+
+fn jmp(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+    jump(cpu, op.imm)
+}
+
+fn call(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let sp = cpu.r(RSP as u8).wrapping_sub(8);
+    if !canonical(op.imm) {
+        return Done::Bail;
+    }
+    let Some((p, phys)) = cpu.fast_ptr(sp, 8, need.write) else {
+        return Done::Bail;
+    };
+    let next = cpu.s.rip.wrapping_add(u64::from(op.len));
+    cpu.fast_store(p, phys, 8, next);
+    cpu.s.gpr[RSP] = sp;
+    cpu.s.rip = op.imm;
+    Done::Go(1)
+}
+
+fn ret(cpu: &mut Cpu, _: &Op, need: Need) -> Done {
+    let sp = cpu.r(RSP as u8);
+    let Some(t) = cpu.fast_read(sp, 8, need) else {
+        return Done::Bail;
+    };
+    if !canonical(t) {
+        return Done::Bail;
+    }
+    cpu.s.gpr[RSP] = sp.wrapping_add(8);
+    cpu.s.rip = t;
+    Done::Go(1)
+}
+
+fn push(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let v = cpu.r(op.r0);
+    let sp = cpu.r(RSP as u8).wrapping_sub(8);
+    let Some((p, phys)) = cpu.fast_ptr(sp, 8, need.write) else {
+        return Done::Bail;
+    };
+    cpu.fast_store(p, phys, 8, v);
+    cpu.s.gpr[RSP] = sp;
+    cpu.fast_next(op)
+}
+
+fn pop(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+    let sp = cpu.r(RSP as u8);
+    let Some(v) = cpu.fast_read(sp, 8, need) else {
+        return Done::Bail;
+    };
+    cpu.s.gpr[RSP] = sp.wrapping_add(8);
+    cpu.put::<8>(op.r0, v);
+    cpu.fast_next(op)
+}
+
+/// LOOP (`op.x` 0), LOOPE (1), LOOPNE (2); `op.mem.addr32` for a 32-bit ECX.
+fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+    let asz = if op.mem.addr32 { 4 } else { 8 };
+    let c = cpu.r(RCX as u8).wrapping_sub(1) & mask(asz);
+    let zf = cpu.s.rflags & ZF != 0;
+    let take = c != 0
+        && match op.x {
+            0 => true,
+            1 => zf,
+            _ => !zf,
+        };
+    if take && !canonical(op.imm) {
+        return Done::Bail;
+    }
+    cpu.set_reg(RCX, asz, c);
+    if take {
+        cpu.s.rip = op.imm;
+        Done::Go(1)
+    } else {
+        cpu.fast_next(op)
+    }
+}
+
+fn nop(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+    cpu.fast_next(op)
+}
