@@ -133,6 +133,9 @@ pub(crate) struct Op {
     registers_only: bool,
     /// What runs it ([`ops::handler`]).
     run: ops::Handler,
+    /// In a block only: the address of the block's next instruction (after a branch, the
+    /// way the block follows it).
+    follow: u64,
 }
 
 impl Op {
@@ -157,6 +160,7 @@ impl Op {
         dead_flags: false,
         registers_only: false,
         run: ops::bail,
+        follow: 0,
     };
 }
 
@@ -483,9 +487,12 @@ const BLOCK_OPS: usize = 24;
 /// Blocks the CPU keeps (a power of two).
 const BLOCKS: usize = 512;
 
-/// A straight run of prepared instructions in one page, from an address to the first
-/// branch, string or general-path instruction: the fast path runs it without looking each
-/// instruction up. Valid while its page's version is the one it was prepared at.
+/// A run of prepared instructions in one page, from an address to the first string or
+/// general-path instruction, return, or branch out of the page: the fast path runs it
+/// without looking each instruction up. A branch within the page is followed the way it
+/// most likely goes (a jump or call to its target, a backward conditional branch or LOOP —
+/// a loop — to its target, a forward one past it), and the block is left there when it goes
+/// the other way. Valid while its page's version is the one it was prepared at.
 #[derive(Clone, Copy)]
 pub(crate) struct Block {
     /// Physical address of the first instruction; `u64::MAX` when the slot is empty.
@@ -494,6 +501,9 @@ pub(crate) struct Block {
     version: u64,
     /// The address after the last instruction.
     end: u64,
+    /// Whether the instructions follow each other in memory, from `ip` to `end` (no branch
+    /// inside was followed to somewhere else).
+    straight: bool,
     count: u8,
     ops: [Op; BLOCK_OPS],
 }
@@ -504,6 +514,7 @@ impl Block {
         ip: 0,
         version: 0,
         end: 0,
+        straight: true,
         count: 0,
         ops: [Op::GENERIC; BLOCK_OPS],
     };
@@ -618,14 +629,6 @@ impl Kind {
             Kind::Stos | Kind::Lods | Kind::Movs | Kind::Cmps | Kind::Scas
         )
     }
-
-    /// Whether the instruction ends a block.
-    fn ends_block(self) -> bool {
-        matches!(
-            self,
-            Kind::Jcc | Kind::Jmp | Kind::Call | Kind::Ret | Kind::Loop
-        )
-    }
 }
 
 /// Reads `size` bytes at a host address.
@@ -671,6 +674,29 @@ enum Done {
     Stop(u64),
     /// Changed nothing: the general path must execute the instruction.
     Bail,
+}
+
+/// Why a prepared instruction did not run (it changed nothing): it needs the general path
+/// ([`Stop::BAIL`]), or its memory access missed the TLB ([`Stop::miss`]), and the page is
+/// to be walked before it runs again. One word, so that it comes back in a register.
+#[derive(Clone, Copy)]
+pub(crate) struct Stop(u64);
+
+impl Stop {
+    pub(crate) const BAIL: Stop = Stop(0);
+    /// Marks a miss (the page number's low 12 bits are free for it and the permissions).
+    const MISS: u64 = 0x800;
+
+    /// A TLB miss at linear address `lin` for an access that needs `need` (`P_*`).
+    #[inline(always)]
+    fn miss(lin: u64, need: u8) -> Stop {
+        Stop(lin & !0xfff | Stop::MISS | u64::from(need))
+    }
+
+    /// The page and permissions of a miss.
+    fn missed(self) -> Option<(u64, u8)> {
+        (self.0 & Stop::MISS != 0).then_some((self.0 & !0xfff, self.0 as u8))
+    }
 }
 
 /// The permission bits an access needs in a TLB entry.
@@ -754,31 +780,28 @@ impl Cpu {
             let block_here = b.phys == phys && b.ip == rip && b.version == version;
             if block_here
                 && u64::from(b.count) <= budget - n
-                && (breakpoints.is_empty() || !breakpoints.iter().any(|&a| a > rip && a < b.end))
+                && (breakpoints.is_empty()
+                    || b.straight && !breakpoints.iter().any(|&a| a > rip && a < b.end))
             {
                 let code = self.code_page;
                 let mut retired = 0;
                 let mut end = None;
                 for op in &b.ops[..usize::from(b.count)] {
                     // (Blocks hold no string instruction.)
-                    match (op.run)(self, op, need) {
-                        Done::Go(k) => retired += k,
-                        Done::Stop(k) => {
-                            retired += k;
-                            end = Some(false);
-                            break;
-                        }
-                        Done::Bail => {
-                            end = Some(true);
-                            break;
-                        }
+                    if !self.run_op(op, need) {
+                        end = Some(true);
+                        break;
                     }
-                    // The rest of the block is stale once its page was written, and its TLB
-                    // entry may be gone once a walk refilled the TLB: the next instruction is
-                    // then looked up as the general path would. An instruction that touches
-                    // only registers can do neither.
+                    retired += 1;
+                    // The block is left where a branch went the other way; the rest of it is
+                    // stale once its page was written, and its TLB entry may be gone once a
+                    // walk refilled the TLB: the next instruction is then looked up as the
+                    // general path would. An instruction that touches only registers can do
+                    // none of these.
                     if !op.registers_only
-                        && (self.code_page != code || self.mem.version(phys) != version)
+                        && (self.s.rip != op.follow
+                            || self.code_page != code
+                            || self.mem.version(phys) != version)
                     {
                         break;
                     }
@@ -880,12 +903,26 @@ impl Cpu {
             if !op.kind.in_blocks() {
                 break;
             }
-            b.ops[usize::from(b.count)] = op;
-            b.count += 1;
-            ip = ip.wrapping_add(u64::from(op.len));
-            if op.kind.ends_block() {
-                break;
+            let next = ip.wrapping_add(u64::from(op.len));
+            // Where the block goes on (see [`Block`]): only within the page.
+            let follow = match op.kind {
+                Kind::Jmp | Kind::Call => Some(op.imm),
+                Kind::Jcc | Kind::Loop if op.imm <= ip => Some(op.imm),
+                Kind::Ret => None,
+                _ => Some(next),
             }
+            .filter(|&t| t & !0xfff == rip & !0xfff);
+            b.ops[usize::from(b.count)] = Op {
+                follow: follow.unwrap_or(next),
+                ..op
+            };
+            b.count += 1;
+            let Some(follow) = follow else {
+                ip = next;
+                break;
+            };
+            b.straight &= follow == next;
+            ip = follow;
         }
         self.s.rip = saved_rip;
         b.end = ip;
@@ -945,23 +982,45 @@ impl Cpu {
     }
 
     /// The host address of `size` bytes at linear address `lin` and their physical
-    /// address, if the access needs nothing but the page translation: canonical, within one
-    /// page of RAM, with the permissions `need` (for `access`). On a TLB miss the page is
-    /// walked, as the general path's first access to it would walk it (setting the same
-    /// accessed and dirty bits, or failing the same way when the general path then runs
-    /// the instruction); callers make their accesses in the general path's order.
+    /// address, if the access needs nothing but the page translation and the TLB holds it:
+    /// canonical, within one page of RAM, with the permissions `need`. A TLB miss is
+    /// [`Stop::miss`]: the caller walks the page ([`Self::fast_fill`]) and runs the
+    /// instruction again, which is as if the walk had happened at this access, since an
+    /// instruction changes nothing before its one memory access.
     #[inline(always)]
-    fn fast_ptr(&mut self, lin: u64, size: u8, need: u8) -> Option<(*mut u8, u64)> {
+    fn tlb_ptr(&self, lin: u64, size: u8, need: u8) -> Result<(*mut u8, u64), Stop> {
         let off = lin & 0xfff;
         if off + u64::from(size) > 0x1000 || !canonical(lin) {
-            return None;
+            return Err(Stop::BAIL);
         }
-        let (page, host) = match self.tlb.hit(lin, need) {
-            Some(h) => h,
-            None => self.fast_fill(lin, need)?,
+        let Some((page, host)) = self.tlb.hit(lin, need) else {
+            return Err(Stop::miss(lin, need));
         };
         // SAFETY: `host` is the start of a 4 KiB RAM page and `off + size <= 4096`.
-        Some((unsafe { host.add(off as usize) }, page | off))
+        Ok((unsafe { host.add(off as usize) }, page | off))
+    }
+
+    #[inline(always)]
+    fn tlb_read(&self, lin: u64, size: u8, need: u8) -> Result<u64, Stop> {
+        let (p, _) = self.tlb_ptr(lin, size, need)?;
+        // SAFETY: `tlb_ptr` checked that `size` bytes at `p` are inside RAM.
+        Ok(unsafe { load(p, size) })
+    }
+
+    /// [`Self::tlb_ptr`], walking the page on a TLB miss as the general path's first access
+    /// to it would walk it (setting the same accessed and dirty bits, or failing the same
+    /// way when the general path then runs the instruction); callers make their accesses
+    /// in the general path's order.
+    #[inline(always)]
+    fn fast_ptr(&mut self, lin: u64, size: u8, need: u8) -> Option<(*mut u8, u64)> {
+        match self.tlb_ptr(lin, size, need) {
+            Ok(p) => Some(p),
+            Err(stop) => {
+                stop.missed()?;
+                self.fast_fill(lin, need)?;
+                self.tlb_ptr(lin, size, need).ok()
+            }
+        }
     }
 
     /// Walks the page tables for a TLB miss, and looks again.
@@ -986,10 +1045,10 @@ impl Cpu {
         Some(unsafe { load(p, size) })
     }
 
-    /// Writes through a pointer [`Self::fast_ptr`] gave for writing.
+    /// Writes through a pointer [`Self::tlb_ptr`] gave for writing.
     #[inline(always)]
     fn fast_store(&mut self, p: *mut u8, phys: u64, size: u8, v: u64) {
-        // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM, which the CPU
+        // SAFETY: `tlb_ptr` checked that `size` bytes at `p` are inside RAM, which the CPU
         // owns mutably here.
         unsafe { store(p, size, v) };
         self.mem.note_write(phys);
@@ -1013,7 +1072,41 @@ impl Cpu {
             let next = self.s.rip.wrapping_add(u64::from(op.len));
             return self.fast_string(op, need, budget, page, next);
         }
-        (op.run)(self, op, need)
+        if self.run_op(op, need) {
+            Done::Go(1)
+        } else {
+            Done::Bail
+        }
+    }
+
+    /// Runs a prepared instruction other than a string one; `false` when it needs the
+    /// general path (and changed nothing).
+    #[inline(always)]
+    fn run_op(&mut self, op: &Op, need: Need) -> bool {
+        match (op.run)(self, op, need) {
+            Ok(()) => true,
+            Err(stop) => self.run_op_after(op, need, stop),
+        }
+    }
+
+    /// After an instruction stopped: on a TLB miss, walks the page and runs it again.
+    #[inline(never)]
+    fn run_op_after(&mut self, op: &Op, need: Need, mut stop: Stop) -> bool {
+        // Each instruction here makes one memory access, so one walk is all it can need;
+        // a second miss (none is known) goes to the general path.
+        for _ in 0..2 {
+            let Some((page, access)) = stop.missed() else {
+                return false;
+            };
+            if self.fast_fill(page, access).is_none() {
+                return false;
+            }
+            match (op.run)(self, op, need) {
+                Ok(()) => return true,
+                Err(s) => stop = s,
+            }
+        }
+        false
     }
 
     /// Up to `limit` iterations of a forward REP string instruction whose elements stay

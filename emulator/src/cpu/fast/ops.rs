@@ -15,13 +15,13 @@ use super::super::muldiv::imul_calc;
 use super::super::operand::{mask, sext};
 use super::super::shift::{count_mask, shift_calc, ShiftOp};
 use super::super::Cpu;
-use super::{load, Done, Kind, Need, Op};
+use super::{load, Kind, Need, Op, Stop};
 use crate::state::flags::{CF, STATUS, ZF};
 use crate::state::reg::{RCX, RSP};
 
 /// What runs a prepared instruction: retires it and moves RIP on, or changes nothing and
-/// answers [`Done::Bail`].
-pub(super) type Handler = fn(&mut Cpu, &Op, Need) -> Done;
+/// says why ([`Stop`]).
+pub(super) type Handler = fn(&mut Cpu, &Op, Need) -> Result<(), Stop>;
 
 // The operand forms, as constant parameters: register and register, immediate or memory;
 // memory and register or immediate; register, register or memory, and immediate (IMUL).
@@ -197,35 +197,32 @@ impl Cpu {
 
     /// Retires the instruction: RIP moves past it.
     #[inline(always)]
-    fn fast_next(&mut self, op: &Op) -> Done {
+    fn fast_next(&mut self, op: &Op) -> Result<(), Stop> {
         self.s.rip = self.s.rip.wrapping_add(u64::from(op.len));
-        Done::Go(1)
+        Ok(())
     }
 
-    /// The second operand of a register-destination form (register, immediate or memory),
-    /// `None` when memory needs the general path.
+    /// The second operand of a register-destination form (register, immediate or memory).
     #[inline(always)]
-    fn source<const SZ: u32, const FORM: u8>(&mut self, op: &Op, need: Need) -> Option<u64> {
+    fn source<const SZ: u32, const FORM: u8>(&self, op: &Op, need: Need) -> Result<u64, Stop> {
         match FORM {
-            RR | RRI => Some(self.r(op.r1) & mask(SZ)),
-            RI => Some(op.imm),
-            _ => self.fast_read(self.fast_linear(&op.mem), SZ as u8, need),
+            RR | RRI => Ok(self.r(op.r1) & mask(SZ)),
+            RI => Ok(op.imm),
+            _ => self.tlb_read(self.fast_linear(&op.mem), SZ as u8, need.read),
         }
     }
 }
 
-pub(super) fn bail(_: &mut Cpu, _: &Op, _: Need) -> Done {
-    Done::Bail
+pub(super) fn bail(_: &mut Cpu, _: &Op, _: Need) -> Result<(), Stop> {
+    Err(Stop::BAIL)
 }
 
 fn alu_r<const SZ: u32, const FORM: u8, const FLAGS: bool, const A: u8>(
     cpu: &mut Cpu,
     op: &Op,
     need: Need,
-) -> Done {
-    let Some(b) = cpu.source::<SZ, FORM>(op, need) else {
-        return Done::Bail;
-    };
+) -> Result<(), Stop> {
+    let b = cpu.source::<SZ, FORM>(op, need)?;
     let alu = alu_op(A);
     let a = cpu.r(op.r0) & mask(SZ);
     let (r, f) = alu_calc(alu, a, b, cpu.s.rflags & CF != 0, SZ);
@@ -238,13 +235,15 @@ fn alu_r<const SZ: u32, const FORM: u8, const FLAGS: bool, const A: u8>(
     cpu.fast_next(op)
 }
 
-fn alu_m<const SZ: u32, const FORM: u8, const A: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn alu_m<const SZ: u32, const FORM: u8, const A: u8>(
+    cpu: &mut Cpu,
+    op: &Op,
+    need: Need,
+) -> Result<(), Stop> {
     let alu = alu_op(A);
     let size = SZ as u8;
     let access = if alu.writes() { need.write } else { need.read };
-    let Some((p, phys)) = cpu.fast_ptr(cpu.fast_linear(&op.mem), size, access) else {
-        return Done::Bail;
-    };
+    let (p, phys) = cpu.tlb_ptr(cpu.fast_linear(&op.mem), size, access)?;
     // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM.
     let a = unsafe { load(p, size) };
     let b = if FORM == MR {
@@ -274,7 +273,7 @@ fn inc_dec_r<const SZ: u32, const INC: bool, const FLAGS: bool>(
     cpu: &mut Cpu,
     op: &Op,
     _: Need,
-) -> Done {
+) -> Result<(), Stop> {
     let (r, f) = inc_dec::<SZ, INC>(cpu.r(op.r0) & mask(SZ));
     cpu.put::<SZ>(op.r0, r);
     if FLAGS {
@@ -283,11 +282,13 @@ fn inc_dec_r<const SZ: u32, const INC: bool, const FLAGS: bool>(
     cpu.fast_next(op)
 }
 
-fn inc_dec_m<const SZ: u32, const INC: bool>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn inc_dec_m<const SZ: u32, const INC: bool>(
+    cpu: &mut Cpu,
+    op: &Op,
+    need: Need,
+) -> Result<(), Stop> {
     let size = SZ as u8;
-    let Some((p, phys)) = cpu.fast_ptr(cpu.fast_linear(&op.mem), size, need.write) else {
-        return Done::Bail;
-    };
+    let (p, phys) = cpu.tlb_ptr(cpu.fast_linear(&op.mem), size, need.write)?;
     // SAFETY: `fast_ptr` checked that `size` bytes at `p` are inside RAM.
     let (r, f) = inc_dec::<SZ, INC>(unsafe { load(p, size) });
     cpu.fast_store(p, phys, size, r);
@@ -295,34 +296,27 @@ fn inc_dec_m<const SZ: u32, const INC: bool>(cpu: &mut Cpu, op: &Op, need: Need)
     cpu.fast_next(op)
 }
 
-fn mov_r<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
-    let Some(v) = cpu.source::<SZ, FORM>(op, need) else {
-        return Done::Bail;
-    };
+fn mov_r<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
+    let v = cpu.source::<SZ, FORM>(op, need)?;
     cpu.put::<SZ>(op.r0, v);
     cpu.fast_next(op)
 }
 
-fn mov_m<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn mov_m<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let size = SZ as u8;
-    let Some((p, phys)) = cpu.fast_ptr(cpu.fast_linear(&op.mem), size, need.write) else {
-        return Done::Bail;
-    };
+    let (p, phys) = cpu.tlb_ptr(cpu.fast_linear(&op.mem), size, need.write)?;
     let v = if FORM == MR { cpu.r(op.r1) } else { op.imm };
     cpu.fast_store(p, phys, size, v);
     cpu.fast_next(op)
 }
 
 /// MOVZX, MOVSX, MOVSXD: the source size is in `op.x`, with 0x80 when it sign-extends.
-fn movx<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn movx<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let src_size = op.x & 0x7f;
     let v = if FORM == RR {
         cpu.r(op.r1) & mask(u32::from(src_size))
     } else {
-        match cpu.fast_read(cpu.fast_linear(&op.mem), src_size, need) {
-            Some(v) => v,
-            None => return Done::Bail,
-        }
+        cpu.tlb_read(cpu.fast_linear(&op.mem), src_size, need.read)?
     };
     let v = if op.x & 0x80 != 0 {
         sext(v, u32::from(src_size))
@@ -333,7 +327,7 @@ fn movx<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Do
     cpu.fast_next(op)
 }
 
-fn lea<const SZ: u32>(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+fn lea<const SZ: u32>(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     let ea = cpu.fast_ea(&op.mem);
     cpu.put::<SZ>(op.r0, ea);
     cpu.fast_next(op)
@@ -344,7 +338,7 @@ fn shift<const SZ: u32, const CL: bool, const S: u8, const FLAGS: bool>(
     cpu: &mut Cpu,
     op: &Op,
     _: Need,
-) -> Done {
+) -> Result<(), Stop> {
     let count = if CL {
         cpu.r(RCX as u8) as u32
     } else {
@@ -370,10 +364,8 @@ fn imul<const SZ: u32, const FORM: u8, const FLAGS: bool>(
     cpu: &mut Cpu,
     op: &Op,
     need: Need,
-) -> Done {
-    let Some(src) = cpu.source::<SZ, FORM>(op, need) else {
-        return Done::Bail;
-    };
+) -> Result<(), Stop> {
+    let src = cpu.source::<SZ, FORM>(op, need)?;
     let (a, b) = match FORM {
         RR | RM => (cpu.r(op.r0) & mask(SZ), src),
         _ => (src, op.imm),
@@ -388,11 +380,9 @@ fn imul<const SZ: u32, const FORM: u8, const FLAGS: bool>(
     cpu.fast_next(op)
 }
 
-fn cmov<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn cmov<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     // The source is read whatever the condition (a memory source can fault).
-    let Some(src) = cpu.source::<SZ, FORM>(op, need) else {
-        return Done::Bail;
-    };
+    let src = cpu.source::<SZ, FORM>(op, need)?;
     let v = if cpu.cond_now(op.x) {
         src
     } else {
@@ -402,7 +392,7 @@ fn cmov<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Do
     cpu.fast_next(op)
 }
 
-fn setcc(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+fn setcc(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     let v = u64::from(cpu.cond_now(op.x));
     cpu.put::<1>(op.r0, v);
     cpu.fast_next(op)
@@ -410,15 +400,15 @@ fn setcc(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
 
 /// Jumps to `target`, or gives the instruction back when it is not canonical (#GP).
 #[inline(always)]
-fn jump(cpu: &mut Cpu, target: u64) -> Done {
+fn jump(cpu: &mut Cpu, target: u64) -> Result<(), Stop> {
     if !canonical(target) {
-        return Done::Bail;
+        return Err(Stop::BAIL);
     }
     cpu.s.rip = target;
-    Done::Go(1)
+    Ok(())
 }
 
-fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     if flags::condition(CC, cpu.s.rflags) {
         jump(cpu, op.imm)
     } else {
@@ -426,61 +416,53 @@ fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
     }
 }
 
-fn jmp(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+fn jmp(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     jump(cpu, op.imm)
 }
 
-fn call(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn call(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let sp = cpu.r(RSP as u8).wrapping_sub(8);
     if !canonical(op.imm) {
-        return Done::Bail;
+        return Err(Stop::BAIL);
     }
-    let Some((p, phys)) = cpu.fast_ptr(sp, 8, need.write) else {
-        return Done::Bail;
-    };
+    let (p, phys) = cpu.tlb_ptr(sp, 8, need.write)?;
     let next = cpu.s.rip.wrapping_add(u64::from(op.len));
     cpu.fast_store(p, phys, 8, next);
     cpu.s.gpr[RSP] = sp;
     cpu.s.rip = op.imm;
-    Done::Go(1)
+    Ok(())
 }
 
-fn ret(cpu: &mut Cpu, _: &Op, need: Need) -> Done {
+fn ret(cpu: &mut Cpu, _: &Op, need: Need) -> Result<(), Stop> {
     let sp = cpu.r(RSP as u8);
-    let Some(t) = cpu.fast_read(sp, 8, need) else {
-        return Done::Bail;
-    };
+    let t = cpu.tlb_read(sp, 8, need.read)?;
     if !canonical(t) {
-        return Done::Bail;
+        return Err(Stop::BAIL);
     }
     cpu.s.gpr[RSP] = sp.wrapping_add(8);
     cpu.s.rip = t;
-    Done::Go(1)
+    Ok(())
 }
 
-fn push(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn push(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let v = cpu.r(op.r0);
     let sp = cpu.r(RSP as u8).wrapping_sub(8);
-    let Some((p, phys)) = cpu.fast_ptr(sp, 8, need.write) else {
-        return Done::Bail;
-    };
+    let (p, phys) = cpu.tlb_ptr(sp, 8, need.write)?;
     cpu.fast_store(p, phys, 8, v);
     cpu.s.gpr[RSP] = sp;
     cpu.fast_next(op)
 }
 
-fn pop(cpu: &mut Cpu, op: &Op, need: Need) -> Done {
+fn pop(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let sp = cpu.r(RSP as u8);
-    let Some(v) = cpu.fast_read(sp, 8, need) else {
-        return Done::Bail;
-    };
+    let v = cpu.tlb_read(sp, 8, need.read)?;
     cpu.s.gpr[RSP] = sp.wrapping_add(8);
     cpu.put::<8>(op.r0, v);
     cpu.fast_next(op)
 }
 
 /// LOOP (`op.x` 0), LOOPE (1), LOOPNE (2); `op.mem.addr32` for a 32-bit ECX.
-fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     let asz = if op.mem.addr32 { 4 } else { 8 };
     let c = cpu.r(RCX as u8).wrapping_sub(1) & mask(asz);
     let zf = cpu.s.rflags & ZF != 0;
@@ -491,17 +473,17 @@ fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
             _ => !zf,
         };
     if take && !canonical(op.imm) {
-        return Done::Bail;
+        return Err(Stop::BAIL);
     }
     cpu.set_reg(RCX, asz, c);
     if take {
         cpu.s.rip = op.imm;
-        Done::Go(1)
+        Ok(())
     } else {
         cpu.fast_next(op)
     }
 }
 
-fn nop(cpu: &mut Cpu, op: &Op, _: Need) -> Done {
+fn nop(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     cpu.fast_next(op)
 }
