@@ -120,3 +120,49 @@ fn rep_strings_rewriting_the_code_after_them_run_the_new_code() {
         );
     }
 }
+
+/// A loop run a thousand times, prepared by the fast path into a block that follows its
+/// forward branch past a store: on the last pass the store rewrites the immediate of the
+/// ADD right after it, in the same block, through a TLB entry that already allows the write
+/// (an earlier store to the page set its dirty bit). The rewritten ADD must run: 999 passes
+/// add 1 and the last adds 5, 1004 in all, printed as 'Y' (1004 - 1004 + 'Y').
+const STORE_IN_BLOCK: &str = "
+        bits 64
+        org 0x100000
+        mov byte [rel scratch], 0   ; the code page is written once: dirty from here on
+        mov ecx, 1000
+        xor ebx, ebx
+again:  cmp ecx, 1
+        jne add                     ; taken but on the last pass
+        mov byte [rel patch + 2], 5 ; 83 C3 01 -> 83 C3 05
+add:
+patch:  add ebx, byte 1
+        dec ecx
+        jnz again
+        lea eax, [rbx - 1004 + 'Y']
+        out 0xe9, al
+        xor eax, eax
+        out 0xf4, al
+scratch: db 0
+";
+
+#[test]
+fn a_store_into_its_own_block_runs_the_rewritten_instruction_after_it() {
+    let emulator = run(STORE_IN_BLOCK, "smcblock.asm", "emulator", &["--cpl", "3"]);
+    assert_eq!(emulator, "Y");
+    assert_eq!(
+        run(
+            STORE_IN_BLOCK,
+            "smcblock.asm",
+            "emulator",
+            &["--cpl", "3", "--general-path"]
+        ),
+        emulator
+    );
+    if common::kvm_usable("a store into its own block on KVM") {
+        assert_eq!(
+            run(STORE_IN_BLOCK, "smcblock.asm", "kvm", &["--cpl", "3"]),
+            emulator
+        );
+    }
+}

@@ -88,20 +88,22 @@ pub(crate) enum Kind {
 /// [`Cpu::code_page`] when it holds nothing (no page starts at an odd address).
 pub(crate) const NO_CODE_PAGE: (u64, u64) = (1, 0);
 
-/// No register (for a memory operand's base or index).
-const NO_REG: u8 = 0xff;
-
 /// A memory operand: `disp + base + (index << scale)`, truncated to 32 bits with a 67h
-/// prefix, plus the FS or GS base (the other segments have base 0 in 64-bit mode).
+/// prefix, plus the FS or GS base (the other segments have base 0 in 64-bit mode). An
+/// absent base or index is register 0 with a mask of 0, so that the address is computed
+/// without a branch.
 #[derive(Clone, Copy, Debug)]
 struct Mem {
     disp: u64,
+    base_mask: u64,
+    index_mask: u64,
+    /// `0xffff_ffff` with a 67h prefix, else all ones.
+    addr_mask: u64,
     base: u8,
     index: u8,
     scale: u8,
     /// 4 (FS) or 5 (GS), else 0.
     seg: u8,
-    addr32: bool,
 }
 
 /// An instruction prepared for the fast path.
@@ -150,11 +152,13 @@ impl Op {
         shift: ShiftOp::Shl,
         mem: Mem {
             disp: 0,
-            base: NO_REG,
-            index: NO_REG,
+            base_mask: 0,
+            index_mask: 0,
+            addr_mask: u64::MAX,
+            base: 0,
+            index: 0,
             scale: 0,
             seg: 0,
-            addr32: false,
         },
         imm: 0,
         dead_flags: false,
@@ -183,25 +187,29 @@ fn mem_operand(i: &Instruction, n: u32, asz: u32) -> Option<Mem> {
         Register::GS => 5,
         _ => 0,
     };
-    let reg_index = |r: Register| -> Option<u8> {
+    // (register number, mask)
+    let reg_index = |r: Register| -> Option<(u8, u64)> {
         if r == Register::None {
-            return Some(NO_REG);
+            return Some((0, 0));
         }
         let g = gpr(r)?;
-        (!g.high && g.size >= 4).then_some(g.index as u8)
+        (!g.high && g.size >= 4).then_some((g.index as u8, u64::MAX))
     };
-    let (base, disp) = match i.memory_base() {
-        // iced has added the next instruction's address already.
-        Register::RIP | Register::EIP => (NO_REG, i.memory_displacement64()),
-        b => (reg_index(b)?, i.memory_displacement64()),
+    let (base, base_mask) = match i.memory_base() {
+        // iced has added the next instruction's address to the displacement already.
+        Register::RIP | Register::EIP => (0, 0),
+        b => reg_index(b)?,
     };
+    let (index, index_mask) = reg_index(i.memory_index())?;
     Some(Mem {
-        disp,
+        disp: i.memory_displacement64(),
+        base_mask,
+        index_mask,
+        addr_mask: mask(asz),
         base,
-        index: reg_index(i.memory_index())?,
+        index,
         scale: i.memory_index_scale().trailing_zeros() as u8,
         seg,
-        addr32: asz == 4,
     })
 }
 
@@ -441,7 +449,7 @@ fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
                 _ => 2,
             };
             op.imm = i.near_branch_target();
-            op.mem.addr32 = asz == 4;
+            op.mem.addr_mask = mask(asz);
         }
         M::Nop | M::Endbr64 => op.kind = Kind::Nop,
         M::Stosb | M::Stosw | M::Stosd | M::Stosq if k0 == OpKind::MemoryESRDI => {
@@ -676,14 +684,17 @@ enum Done {
     Bail,
 }
 
-/// Why a prepared instruction did not run (it changed nothing): it needs the general path
-/// ([`Stop::BAIL`]), or its memory access missed the TLB ([`Stop::miss`]), and the page is
-/// to be walked before it runs again. One word, so that it comes back in a register.
-#[derive(Clone, Copy)]
+/// Why a prepared instruction did not simply run: it changed nothing and needs the general
+/// path ([`Stop::BAIL`]); it changed nothing and its memory access missed the TLB
+/// ([`Stop::miss`]), so the page is to be walked before it runs again; or it ran, and a
+/// block must not go on after it ([`Stop::LEAVE`]: a branch went the other way than the
+/// block, or a store wrote the code page). One word, so that it comes back in a register.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stop(u64);
 
 impl Stop {
     pub(crate) const BAIL: Stop = Stop(0);
+    pub(crate) const LEAVE: Stop = Stop(1);
     /// Marks a miss (the page number's low 12 bits are free for it and the permissions).
     const MISS: u64 = 0x800;
 
@@ -783,28 +794,22 @@ impl Cpu {
                 && (breakpoints.is_empty()
                     || b.straight && !breakpoints.iter().any(|&a| a > rip && a < b.end))
             {
-                let code = self.code_page;
                 let mut retired = 0;
                 let mut end = None;
                 for op in &b.ops[..usize::from(b.count)] {
                     // (Blocks hold no string instruction.)
-                    if !self.run_op(op, need) {
-                        end = Some(true);
+                    if let Err(stop) = (op.run)(self, op, need) {
+                        // The instruction ran and the block is left, or it did not: after
+                        // a TLB miss's walk the block's own TLB entry may be gone, so the
+                        // next instruction is looked up as the general path would.
+                        if stop == Stop::LEAVE || self.run_op_after(op, need, stop) {
+                            retired += 1;
+                        } else {
+                            end = Some(true);
+                        }
                         break;
                     }
                     retired += 1;
-                    // The block is left where a branch went the other way; the rest of it is
-                    // stale once its page was written, and its TLB entry may be gone once a
-                    // walk refilled the TLB: the next instruction is then looked up as the
-                    // general path would. An instruction that touches only registers can do
-                    // none of these.
-                    if !op.registers_only
-                        && (self.s.rip != op.follow
-                            || self.code_page != code
-                            || self.mem.version(phys) != version)
-                    {
-                        break;
-                    }
                 }
                 n += retired;
                 if retired != 0 && rf {
@@ -958,26 +963,18 @@ impl Cpu {
     /// The linear address of a memory operand.
     #[inline(always)]
     fn fast_ea(&self, m: &Mem) -> u64 {
-        let mut ea = m.disp;
-        if m.base != NO_REG {
-            ea = ea.wrapping_add(self.s.gpr[usize::from(m.base & 15)]);
-        }
-        if m.index != NO_REG {
-            ea = ea.wrapping_add(self.s.gpr[usize::from(m.index & 15)] << m.scale);
-        }
-        if m.addr32 {
-            ea &= 0xffff_ffff;
-        }
-        ea
+        let base = self.r(m.base) & m.base_mask;
+        let index = (self.r(m.index) & m.index_mask) << m.scale;
+        m.disp.wrapping_add(base).wrapping_add(index) & m.addr_mask
     }
 
     #[inline(always)]
     fn fast_linear(&self, m: &Mem) -> u64 {
         let ea = self.fast_ea(m);
-        if m.seg == 0 {
-            ea
-        } else {
-            ea.wrapping_add(self.s.seg(usize::from(m.seg)).base)
+        match m.seg {
+            0 => ea,
+            4 => ea.wrapping_add(self.s.fs.base),
+            _ => ea.wrapping_add(self.s.gs.base),
         }
     }
 
@@ -1085,7 +1082,7 @@ impl Cpu {
     fn run_op(&mut self, op: &Op, need: Need) -> bool {
         match (op.run)(self, op, need) {
             Ok(()) => true,
-            Err(stop) => self.run_op_after(op, need, stop),
+            Err(stop) => stop == Stop::LEAVE || self.run_op_after(op, need, stop),
         }
     }
 
@@ -1103,6 +1100,7 @@ impl Cpu {
             }
             match (op.run)(self, op, need) {
                 Ok(()) => return true,
+                Err(s) if s == Stop::LEAVE => return true,
                 Err(s) => stop = s,
             }
         }

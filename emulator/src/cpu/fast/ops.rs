@@ -202,6 +202,34 @@ impl Cpu {
         Ok(())
     }
 
+    /// Retires an instruction that stored at `phys`: [`Stop::LEAVE`] when that is the code
+    /// page (the rest of a block there may be stale).
+    #[inline(always)]
+    fn stored_next(&mut self, op: &Op, phys: u64) -> Result<(), Stop> {
+        self.s.rip = self.s.rip.wrapping_add(u64::from(op.len));
+        if phys & !0xfff == self.code_page.1 {
+            Err(Stop::LEAVE)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Moves RIP to `target`, where a branch went: [`Stop::LEAVE`] when that is not where
+    /// its block goes on (`op.follow`), or `target` is not canonical (#GP: the general path
+    /// raises it) and nothing changes.
+    #[inline(always)]
+    fn went(&mut self, op: &Op, target: u64) -> Result<(), Stop> {
+        if target == op.follow {
+            self.s.rip = target;
+            Ok(())
+        } else if canonical(target) {
+            self.s.rip = target;
+            Err(Stop::LEAVE)
+        } else {
+            Err(Stop::BAIL)
+        }
+    }
+
     /// The second operand of a register-destination form (register, immediate or memory).
     #[inline(always)]
     fn source<const SZ: u32, const FORM: u8>(&self, op: &Op, need: Need) -> Result<u64, Stop> {
@@ -252,11 +280,13 @@ fn alu_m<const SZ: u32, const FORM: u8, const A: u8>(
         op.imm
     };
     let (r, f) = alu_calc(alu, a, b, cpu.s.rflags & CF != 0, SZ);
+    cpu.set_status(f);
     if alu.writes() {
         cpu.fast_store(p, phys, size, r);
+        cpu.stored_next(op, phys)
+    } else {
+        cpu.fast_next(op)
     }
-    cpu.set_status(f);
-    cpu.fast_next(op)
 }
 
 /// INC (`INC` true) or DEC of `a`: result and flags (CF is not theirs).
@@ -293,7 +323,7 @@ fn inc_dec_m<const SZ: u32, const INC: bool>(
     let (r, f) = inc_dec::<SZ, INC>(unsafe { load(p, size) });
     cpu.fast_store(p, phys, size, r);
     cpu.set_status_masked(f, STATUS & !CF);
-    cpu.fast_next(op)
+    cpu.stored_next(op, phys)
 }
 
 fn mov_r<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
@@ -307,7 +337,7 @@ fn mov_m<const SZ: u32, const FORM: u8>(cpu: &mut Cpu, op: &Op, need: Need) -> R
     let (p, phys) = cpu.tlb_ptr(cpu.fast_linear(&op.mem), size, need.write)?;
     let v = if FORM == MR { cpu.r(op.r1) } else { op.imm };
     cpu.fast_store(p, phys, size, v);
-    cpu.fast_next(op)
+    cpu.stored_next(op, phys)
 }
 
 /// MOVZX, MOVSX, MOVSXD: the source size is in `op.x`, with 0x80 when it sign-extends.
@@ -398,26 +428,23 @@ fn setcc(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     cpu.fast_next(op)
 }
 
-/// Jumps to `target`, or gives the instruction back when it is not canonical (#GP).
+/// The address after the instruction.
 #[inline(always)]
-fn jump(cpu: &mut Cpu, target: u64) -> Result<(), Stop> {
-    if !canonical(target) {
-        return Err(Stop::BAIL);
-    }
-    cpu.s.rip = target;
-    Ok(())
+fn next(cpu: &Cpu, op: &Op) -> u64 {
+    cpu.s.rip.wrapping_add(u64::from(op.len))
 }
 
 fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
-    if flags::condition(CC, cpu.s.rflags) {
-        jump(cpu, op.imm)
+    let target = if flags::condition(CC, cpu.s.rflags) {
+        op.imm
     } else {
-        cpu.fast_next(op)
-    }
+        next(cpu, op)
+    };
+    cpu.went(op, target)
 }
 
 fn jmp(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
-    jump(cpu, op.imm)
+    cpu.went(op, op.imm)
 }
 
 fn call(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
@@ -426,22 +453,24 @@ fn call(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
         return Err(Stop::BAIL);
     }
     let (p, phys) = cpu.tlb_ptr(sp, 8, need.write)?;
-    let next = cpu.s.rip.wrapping_add(u64::from(op.len));
-    cpu.fast_store(p, phys, 8, next);
+    cpu.fast_store(p, phys, 8, next(cpu, op));
     cpu.s.gpr[RSP] = sp;
-    cpu.s.rip = op.imm;
-    Ok(())
+    if phys & !0xfff == cpu.code_page.1 {
+        cpu.s.rip = op.imm;
+        return Err(Stop::LEAVE);
+    }
+    // (Canonical: checked above.)
+    cpu.went(op, op.imm)
 }
 
-fn ret(cpu: &mut Cpu, _: &Op, need: Need) -> Result<(), Stop> {
+fn ret(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let sp = cpu.r(RSP as u8);
     let t = cpu.tlb_read(sp, 8, need.read)?;
     if !canonical(t) {
         return Err(Stop::BAIL);
     }
     cpu.s.gpr[RSP] = sp.wrapping_add(8);
-    cpu.s.rip = t;
-    Ok(())
+    cpu.went(op, t)
 }
 
 fn push(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
@@ -450,7 +479,7 @@ fn push(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     let (p, phys) = cpu.tlb_ptr(sp, 8, need.write)?;
     cpu.fast_store(p, phys, 8, v);
     cpu.s.gpr[RSP] = sp;
-    cpu.fast_next(op)
+    cpu.stored_next(op, phys)
 }
 
 fn pop(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
@@ -461,9 +490,10 @@ fn pop(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
     cpu.fast_next(op)
 }
 
-/// LOOP (`op.x` 0), LOOPE (1), LOOPNE (2); `op.mem.addr32` for a 32-bit ECX.
+/// LOOP (`op.x` 0), LOOPE (1), LOOPNE (2); `op.mem.addr_mask` says whether the counter is
+/// ECX or RCX.
 fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
-    let asz = if op.mem.addr32 { 4 } else { 8 };
+    let asz = if op.mem.addr_mask == u64::MAX { 8 } else { 4 };
     let c = cpu.r(RCX as u8).wrapping_sub(1) & mask(asz);
     let zf = cpu.s.rflags & ZF != 0;
     let take = c != 0
@@ -476,12 +506,8 @@ fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
         return Err(Stop::BAIL);
     }
     cpu.set_reg(RCX, asz, c);
-    if take {
-        cpu.s.rip = op.imm;
-        Ok(())
-    } else {
-        cpu.fast_next(op)
-    }
+    let target = if take { op.imm } else { next(cpu, op) };
+    cpu.went(op, target)
 }
 
 fn nop(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
