@@ -721,3 +721,63 @@ fn flags_a_later_instruction_overwrites_are_still_there_when_a_fault_comes_betwe
         );
     }
 }
+
+#[test]
+fn non_canonical_addresses_fault_in_blocks_as_on_the_processor() {
+    // Loops whose memory operand leaves the canonical range on the second time round,
+    // inside a block: a MOV through RDX raises #GP(0), a PUSH with RSP there #SS(0)
+    // (SDM Vol. 1, 3.3.7.1), at the instruction, with nothing done before (the TLB holds
+    // only canonical pages, and the fast path walks none for such an address).
+    //   again: mov rcx, [rdx] / add rdx, r9 / jmp again
+    //   again: push rax / add rsp, r9 / jmp again
+    let cases = [
+        (
+            "mov through a non-canonical address",
+            r#""rdx": "0x200000", "r9": "0x7fffffe00000", "rsp": "0x200000""#,
+            "488b0a 4c01ca ebf8",
+            (13, 0x100000),
+        ),
+        (
+            "push with a non-canonical stack pointer",
+            r#""r9": "0x7fffffe00010", "rsp": "0x200000""#,
+            "50 4c01cc ebfa",
+            (12, 0x100000),
+        ),
+    ];
+    for (name, regs, bytes, (vector, rip)) in cases {
+        let case: x86lab::case_file::Case = serde_json::from_str(&format!(
+            r#"{{ "name": "{name}", "mode": "long", "cpl": 3,
+                 "initial": {{ "regs": {{ {regs}, "rip": "0x100000" }},
+                              "memory": [ {{ "addr": "0x100000", "bytes": "{bytes}" }} ] }} }}"#
+        ))
+        .unwrap();
+        let mut outcomes = Vec::new();
+        for fast in [true, false] {
+            let mut cpu =
+                x86lab_emulator::Cpu::new(x86lab_emulator::MemoryLayout::default()).unwrap();
+            cpu.set_fast_path(fast);
+            outcomes.push(x86lab::case_file::run(&mut cpu, &case).unwrap());
+        }
+        let key = |f: &x86lab::case_file::Fault| (f.vector, f.error_code, f.rip);
+        let f = outcomes[0].fault.as_ref().expect(name);
+        assert_eq!(key(f), (vector, 0, rip), "{name}");
+        assert_eq!(
+            outcomes[0].state, outcomes[1].state,
+            "{name}: the two paths"
+        );
+        assert_eq!(
+            outcomes[0].fault.as_ref().map(key),
+            outcomes[1].fault.as_ref().map(key)
+        );
+        if common::kvm_usable("non-canonical faults on the processor") {
+            let mut kvm =
+                x86lab_kvm::KvmMachine::new(x86lab_emulator::MemoryLayout::default()).unwrap();
+            let o = x86lab::case_file::run(&mut kvm, &case).unwrap();
+            assert_eq!(
+                o.fault.as_ref().map(key),
+                Some(key(f)),
+                "{name}: the processor (left) and the software CPU"
+            );
+        }
+    }
+}

@@ -32,7 +32,7 @@ mod ops;
 
 use super::arith::AluOp;
 use super::flags;
-use super::mmu::{canonical, Access, P_DIRTY, P_EXEC, P_USER, P_WRITE};
+use super::mmu::{canonical, Access, P_DIRTY, P_EXEC, P_RAM, P_USER, P_WRITE};
 use super::operand::{gpr, is_immediate, mask};
 use super::shift::{count_mask, ShiftOp};
 use super::Cpu;
@@ -744,7 +744,7 @@ impl Cpu {
         check_first: bool,
     ) -> (u64, bool) {
         let user = self.s.cpl() == 3;
-        let u = if user { P_USER } else { 0 };
+        let u = if user { P_USER } else { 0 } | P_RAM;
         let need = Need {
             read: u,
             write: u | P_WRITE | P_DIRTY,
@@ -980,14 +980,15 @@ impl Cpu {
 
     /// The host address of `size` bytes at linear address `lin` and their physical
     /// address, if the access needs nothing but the page translation and the TLB holds it:
-    /// canonical, within one page of RAM, with the permissions `need`. A TLB miss is
+    /// canonical (as everything the TLB holds), within one page of RAM, with the
+    /// permissions `need`. A TLB miss is
     /// [`Stop::miss`]: the caller walks the page ([`Self::fast_fill`]) and runs the
     /// instruction again, which is as if the walk had happened at this access, since an
     /// instruction changes nothing before its one memory access.
     #[inline(always)]
     fn tlb_ptr(&self, lin: u64, size: u8, need: u8) -> Result<(*mut u8, u64), Stop> {
         let off = lin & 0xfff;
-        if off + u64::from(size) > 0x1000 || !canonical(lin) {
+        if off + u64::from(size) > 0x1000 {
             return Err(Stop::BAIL);
         }
         let Some((page, host)) = self.tlb.hit(lin, need) else {
@@ -1023,6 +1024,10 @@ impl Cpu {
     /// Walks the page tables for a TLB miss, and looks again.
     #[inline(never)]
     fn fast_fill(&mut self, lin: u64, need: u8) -> Option<(u64, *mut u8)> {
+        // A non-canonical address faults before any walk (#GP or #SS, from the general path).
+        if !canonical(lin) {
+            return None;
+        }
         let access = if need & P_EXEC != 0 {
             Access::Execute
         } else if need & P_WRITE != 0 {

@@ -53,6 +53,8 @@ pub(crate) const P_WRITE: u8 = 1;
 pub(crate) const P_USER: u8 = 2;
 pub(crate) const P_EXEC: u8 = 4;
 pub(crate) const P_DIRTY: u8 = 8;
+/// The page is all RAM (the entry's host address is set): the fast path's accesses need it.
+pub(crate) const P_RAM: u8 = 16;
 
 #[derive(Clone, Copy)]
 struct TlbEntry {
@@ -110,15 +112,14 @@ impl Tlb {
         }
     }
 
-    /// The physical page and host address of the RAM page holding `lin`, if the TLB holds
-    /// its translation with every permission bit of `need` (`P_*`), without walking.
+    /// The physical page and host address of the page holding `lin`, if the TLB holds its
+    /// translation with every permission bit of `need` (`P_*`; with `P_RAM`, the host
+    /// address is set), without walking. Only canonical addresses are held, so `lin` is
+    /// canonical when it hits.
     #[inline(always)]
     pub fn hit(&self, lin: u64, need: u8) -> Option<(u64, *mut u8)> {
         let e = &self.entries[((lin >> 12) as usize) % TLB_SIZE];
-        if e.tag & !TLB_GLOBAL == (lin & !0xfff) | TLB_VALID
-            && e.perm & need == need
-            && !e.host.is_null()
-        {
+        if e.tag & !TLB_GLOBAL == (lin & !0xfff) | TLB_VALID && e.perm & need == need {
             Some((e.phys, e.host))
         } else {
             None
@@ -229,12 +230,15 @@ impl Cpu {
             return Ok(e.phys | (lin & 0xfff));
         }
         let (phys, perm, global) = self.walk(lin, access, user)?;
-        self.tlb.entries[slot] = TlbEntry {
-            tag: (lin & !0xfff) | TLB_VALID | if global { TLB_GLOBAL } else { 0 },
-            phys,
-            host: self.mem.ram_page(phys),
-            perm,
-        };
+        if canonical(lin) {
+            let host = self.mem.ram_page(phys);
+            self.tlb.entries[slot] = TlbEntry {
+                tag: (lin & !0xfff) | TLB_VALID | if global { TLB_GLOBAL } else { 0 },
+                phys,
+                host,
+                perm: perm | if host.is_null() { 0 } else { P_RAM },
+            };
+        }
         Ok(phys | (lin & 0xfff))
     }
 
