@@ -112,8 +112,8 @@ pub(crate) struct Op {
     pub(crate) kind: Kind,
     /// Operand size in bytes (the element size of a string instruction).
     size: u8,
-    /// Instruction length in bytes.
-    len: u8,
+    /// The address of the next instruction (decoded instructions are kept per address).
+    next: u64,
     /// Register operands, by GPR number: the destination (or only) one, and the source.
     r0: u8,
     r1: u8,
@@ -144,7 +144,7 @@ impl Op {
     pub(crate) const GENERIC: Op = Op {
         kind: Kind::Generic,
         size: 0,
-        len: 0,
+        next: 0,
         r0: 0,
         r1: 0,
         x: 0,
@@ -256,7 +256,7 @@ pub(crate) fn compile(i: &Instruction, bits: u32, asz: u32) -> Op {
 
 fn compile64(i: &Instruction, asz: u32) -> Option<Op> {
     let mut op = Op {
-        len: i.len() as u8,
+        next: i.next_ip(),
         ..Op::GENERIC
     };
     let m = i.mnemonic();
@@ -908,7 +908,7 @@ impl Cpu {
             if !op.kind.in_blocks() {
                 break;
             }
-            let next = ip.wrapping_add(u64::from(op.len));
+            let next = op.next;
             // Where the block goes on (see [`Block`]): only within the page.
             let follow = match op.kind {
                 Kind::Jmp | Kind::Call => Some(op.imm),
@@ -917,10 +917,13 @@ impl Cpu {
                 _ => Some(next),
             }
             .filter(|&t| t & !0xfff == rip & !0xfff);
-            b.ops[usize::from(b.count)] = Op {
+            let mut op = Op {
                 follow: follow.unwrap_or(next),
                 ..op
             };
+            // (A conditional branch's handler depends on the way the block follows it.)
+            op.run = ops::handler(&op);
+            b.ops[usize::from(b.count)] = op;
             b.count += 1;
             let Some(follow) = follow else {
                 ip = next;
@@ -1071,8 +1074,7 @@ impl Cpu {
     #[inline(always)]
     fn exec_fast(&mut self, op: &Op, need: Need, budget: u64, page: u64) -> Done {
         if op.kind.is_string() {
-            let next = self.s.rip.wrapping_add(u64::from(op.len));
-            return self.fast_string(op, need, budget, page, next);
+            return self.fast_string(op, need, budget, page);
         }
         if self.run_op(op, need) {
             Done::Go(1)
@@ -1217,7 +1219,7 @@ impl Cpu {
     /// A string instruction, with or without REP: as many iterations as the budget allows
     /// and the TLB can serve. An iteration that would write the instruction's own page
     /// goes to the general path (which fetches the instruction again for the next one).
-    fn fast_string(&mut self, op: &Op, need: Need, budget: u64, page: u64, next: u64) -> Done {
+    fn fast_string(&mut self, op: &Op, need: Need, budget: u64, page: u64) -> Done {
         let size = op.size;
         let sz = u32::from(size);
         let step = if self.s.rflags & DF != 0 {
@@ -1228,7 +1230,7 @@ impl Cpu {
         let rep = op.x != 0;
         let mut count = self.r(RCX as u8);
         if rep && count == 0 {
-            self.s.rip = next;
+            self.s.rip = op.next;
             return Done::Go(1);
         }
         let mut done = 0u64;
@@ -1317,7 +1319,7 @@ impl Cpu {
             }
         }
         if finished {
-            self.s.rip = next;
+            self.s.rip = op.next;
             Done::Go(done)
         } else if done == 0 {
             Done::Bail

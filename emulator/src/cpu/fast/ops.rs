@@ -73,6 +73,30 @@ macro_rules! each_alu {
     };
 }
 
+/// `$f::<CC, $c…>` for the condition code of `$op`, as a [`Handler`].
+macro_rules! each_cc {
+    ($op:expr, $f:ident $(, $c:tt)*) => {
+        match $op.x {
+            0 => $f::<0 $(, $c)*> as Handler,
+            1 => $f::<1 $(, $c)*>,
+            2 => $f::<2 $(, $c)*>,
+            3 => $f::<3 $(, $c)*>,
+            4 => $f::<4 $(, $c)*>,
+            5 => $f::<5 $(, $c)*>,
+            6 => $f::<6 $(, $c)*>,
+            7 => $f::<7 $(, $c)*>,
+            8 => $f::<8 $(, $c)*>,
+            9 => $f::<9 $(, $c)*>,
+            10 => $f::<10 $(, $c)*>,
+            11 => $f::<11 $(, $c)*>,
+            12 => $f::<12 $(, $c)*>,
+            13 => $f::<13 $(, $c)*>,
+            14 => $f::<14 $(, $c)*>,
+            _ => $f::<15 $(, $c)*>,
+        }
+    };
+}
+
 /// The ALU operation numbered as in [`each_alu!`].
 const fn alu_op(a: u8) -> AluOp {
     [
@@ -153,24 +177,21 @@ pub(super) fn handler(op: &Op) -> Handler {
         Kind::CmovRR => sized!(op, cmov, RR),
         Kind::CmovRM => sized!(op, cmov, RM),
         Kind::SetccR => setcc,
-        Kind::Jcc => match op.x {
-            0 => jcc::<0>,
-            1 => jcc::<1>,
-            2 => jcc::<2>,
-            3 => jcc::<3>,
-            4 => jcc::<4>,
-            5 => jcc::<5>,
-            6 => jcc::<6>,
-            7 => jcc::<7>,
-            8 => jcc::<8>,
-            9 => jcc::<9>,
-            10 => jcc::<10>,
-            11 => jcc::<11>,
-            12 => jcc::<12>,
-            13 => jcc::<13>,
-            14 => jcc::<14>,
-            _ => jcc::<15>,
-        },
+        Kind::Jcc => {
+            // The way the block follows, if any (see `jcc`).
+            let way = if op.follow == op.imm {
+                1
+            } else if op.follow == op.next {
+                2
+            } else {
+                0
+            };
+            match way {
+                1 => each_cc!(op, jcc, 1),
+                2 => each_cc!(op, jcc, 2),
+                _ => each_cc!(op, jcc, 0),
+            }
+        }
         Kind::Jmp => jmp,
         Kind::Call => call,
         Kind::Ret => ret,
@@ -198,7 +219,7 @@ impl Cpu {
     /// Retires the instruction: RIP moves past it.
     #[inline(always)]
     fn fast_next(&mut self, op: &Op) -> Result<(), Stop> {
-        self.s.rip = self.s.rip.wrapping_add(u64::from(op.len));
+        self.s.rip = op.next;
         Ok(())
     }
 
@@ -206,7 +227,7 @@ impl Cpu {
     /// page (the rest of a block there may be stale).
     #[inline(always)]
     fn stored_next(&mut self, op: &Op, phys: u64) -> Result<(), Stop> {
-        self.s.rip = self.s.rip.wrapping_add(u64::from(op.len));
+        self.s.rip = op.next;
         if phys & !0xfff == self.code_page.1 {
             Err(Stop::LEAVE)
         } else {
@@ -428,19 +449,25 @@ fn setcc(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
     cpu.fast_next(op)
 }
 
-/// The address after the instruction.
-#[inline(always)]
-fn next(cpu: &Cpu, op: &Op) -> u64 {
-    cpu.s.rip.wrapping_add(u64::from(op.len))
-}
-
-fn jcc<const CC: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
-    let target = if flags::condition(CC, cpu.s.rflags) {
-        op.imm
+/// Jcc. `WAY` is the way its block goes on: 1 the taken branch, 2 the fall-through, 0 not
+/// in a block (either way is fine). Going the other way retires it with [`Stop::LEAVE`];
+/// the condition decides with a branch of the host's, not a data dependency.
+fn jcc<const CC: u8, const WAY: u8>(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
+    if flags::condition(CC, cpu.s.rflags) {
+        if !canonical(op.imm) {
+            return Err(Stop::BAIL);
+        }
+        cpu.s.rip = op.imm;
+        if WAY == 2 {
+            return Err(Stop::LEAVE);
+        }
     } else {
-        next(cpu, op)
-    };
-    cpu.went(op, target)
+        cpu.s.rip = op.next;
+        if WAY == 1 {
+            return Err(Stop::LEAVE);
+        }
+    }
+    Ok(())
 }
 
 fn jmp(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
@@ -453,7 +480,7 @@ fn call(cpu: &mut Cpu, op: &Op, need: Need) -> Result<(), Stop> {
         return Err(Stop::BAIL);
     }
     let (p, phys) = cpu.tlb_ptr(sp, 8, need.write)?;
-    cpu.fast_store(p, phys, 8, next(cpu, op));
+    cpu.fast_store(p, phys, 8, op.next);
     cpu.s.gpr[RSP] = sp;
     if phys & !0xfff == cpu.code_page.1 {
         cpu.s.rip = op.imm;
@@ -506,7 +533,7 @@ fn loop_(cpu: &mut Cpu, op: &Op, _: Need) -> Result<(), Stop> {
         return Err(Stop::BAIL);
     }
     cpu.set_reg(RCX, asz, c);
-    let target = if take { op.imm } else { next(cpu, op) };
+    let target = if take { op.imm } else { op.next };
     cpu.went(op, target)
 }
 
