@@ -88,17 +88,17 @@ pub(crate) enum Kind {
 /// [`Cpu::code_page`] when it holds nothing (no page starts at an odd address).
 pub(crate) const NO_CODE_PAGE: (u64, u64) = (1, 0);
 
+/// No register (for a memory operand's base or index).
+const NO_REG: u8 = 0xff;
+
 /// A memory operand: `disp + base + (index << scale)`, truncated to 32 bits with a 67h
-/// prefix, plus the FS or GS base (the other segments have base 0 in 64-bit mode). An
-/// absent base or index is register 0 with a mask of 0, so that the address is computed
-/// without a branch.
+/// prefix, plus the FS or GS base (the other segments have base 0 in 64-bit mode).
 #[derive(Clone, Copy, Debug)]
 struct Mem {
     disp: u64,
-    base_mask: u64,
-    index_mask: u64,
     /// `0xffff_ffff` with a 67h prefix, else all ones.
     addr_mask: u64,
+    /// Register numbers, or [`NO_REG`].
     base: u8,
     index: u8,
     scale: u8,
@@ -152,11 +152,9 @@ impl Op {
         shift: ShiftOp::Shl,
         mem: Mem {
             disp: 0,
-            base_mask: 0,
-            index_mask: 0,
             addr_mask: u64::MAX,
-            base: 0,
-            index: 0,
+            base: NO_REG,
+            index: NO_REG,
             scale: 0,
             seg: 0,
         },
@@ -187,27 +185,23 @@ fn mem_operand(i: &Instruction, n: u32, asz: u32) -> Option<Mem> {
         Register::GS => 5,
         _ => 0,
     };
-    // (register number, mask)
-    let reg_index = |r: Register| -> Option<(u8, u64)> {
+    let reg_index = |r: Register| -> Option<u8> {
         if r == Register::None {
-            return Some((0, 0));
+            return Some(NO_REG);
         }
         let g = gpr(r)?;
-        (!g.high && g.size >= 4).then_some((g.index as u8, u64::MAX))
+        (!g.high && g.size >= 4).then_some(g.index as u8)
     };
-    let (base, base_mask) = match i.memory_base() {
+    let base = match i.memory_base() {
         // iced has added the next instruction's address to the displacement already.
-        Register::RIP | Register::EIP => (0, 0),
+        Register::RIP | Register::EIP => NO_REG,
         b => reg_index(b)?,
     };
-    let (index, index_mask) = reg_index(i.memory_index())?;
     Some(Mem {
         disp: i.memory_displacement64(),
-        base_mask,
-        index_mask,
         addr_mask: mask(asz),
         base,
-        index,
+        index: reg_index(i.memory_index())?,
         scale: i.memory_index_scale().trailing_zeros() as u8,
         seg,
     })
@@ -963,12 +957,19 @@ impl Cpu {
         }
     }
 
-    /// The linear address of a memory operand.
+    /// The linear address of a memory operand. (Absent registers are skipped by a branch:
+    /// reading a register and masking it out would make the access wait for whatever
+    /// instruction last wrote that register.)
     #[inline(always)]
     fn fast_ea(&self, m: &Mem) -> u64 {
-        let base = self.r(m.base) & m.base_mask;
-        let index = (self.r(m.index) & m.index_mask) << m.scale;
-        m.disp.wrapping_add(base).wrapping_add(index) & m.addr_mask
+        let mut ea = m.disp;
+        if m.base != NO_REG {
+            ea = ea.wrapping_add(self.r(m.base));
+        }
+        if m.index != NO_REG {
+            ea = ea.wrapping_add(self.r(m.index) << m.scale);
+        }
+        ea & m.addr_mask
     }
 
     #[inline(always)]
