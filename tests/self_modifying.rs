@@ -100,25 +100,26 @@ second: mov al, 'X'                 ; becomes mov al, 'C'
 new:    mov al, 'B'
 ";
 
+/// Runs a 64-bit user-mode program on the fast path, the general path and the processor:
+/// all three must print `expected`.
+fn prints_everywhere(source: &str, name: &str, expected: &str, what: &str) {
+    let emulator = run(source, name, "emulator", &["--cpl", "3"]);
+    assert_eq!(emulator, expected);
+    let general = run(source, name, "emulator", &["--cpl", "3", "--general-path"]);
+    assert_eq!(general, expected, "the general path");
+    if common::kvm_usable(what) {
+        assert_eq!(run(source, name, "kvm", &["--cpl", "3"]), expected, "KVM");
+    }
+}
+
 #[test]
 fn rep_strings_rewriting_the_code_after_them_run_the_new_code() {
-    let emulator = run(REP_OVER_CODE, "smcrep.asm", "emulator", &["--cpl", "3"]);
-    assert_eq!(emulator, "BC");
-    assert_eq!(
-        run(
-            REP_OVER_CODE,
-            "smcrep.asm",
-            "emulator",
-            &["--cpl", "3", "--general-path"]
-        ),
-        emulator
+    prints_everywhere(
+        REP_OVER_CODE,
+        "smcrep.asm",
+        "BC",
+        "self-modifying REP strings on KVM",
     );
-    if common::kvm_usable("self-modifying REP strings on KVM") {
-        assert_eq!(
-            run(REP_OVER_CODE, "smcrep.asm", "kvm", &["--cpl", "3"]),
-            emulator
-        );
-    }
 }
 
 /// A loop run a thousand times, prepared by the fast path into a block that follows its
@@ -148,21 +149,10 @@ scratch: db 0
 
 #[test]
 fn a_store_into_its_own_block_runs_the_rewritten_instruction_after_it() {
-    let emulator = run(STORE_IN_BLOCK, "smcblock.asm", "emulator", &["--cpl", "3"]);
-    assert_eq!(emulator, "Y");
-    assert_eq!(
-        run(
-            STORE_IN_BLOCK,
-            "smcblock.asm",
-            "emulator",
-            &["--cpl", "3", "--general-path"]
-        ),
-        emulator
+    prints_everywhere(
+        STORE_IN_BLOCK,
+        "smcblock.asm",
+        "Y",
+        "a store into its own block on KVM",
     );
-    if common::kvm_usable("a store into its own block on KVM") {
-        assert_eq!(
-            run(STORE_IN_BLOCK, "smcblock.asm", "kvm", &["--cpl", "3"]),
-            emulator
-        );
-    }
 }

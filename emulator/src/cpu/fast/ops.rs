@@ -235,9 +235,10 @@ impl Cpu {
         }
     }
 
-    /// Moves RIP to `target`, where a branch went: [`Stop::LEAVE`] when that is not where
-    /// its block goes on (`op.follow`), or `target` is not canonical (#GP: the general path
-    /// raises it) and nothing changes.
+    /// Moves RIP to `target`, where a branch went, answering [`Stop::LEAVE`] when that is
+    /// not where its block goes on (`op.follow`: in the block's page, or 0 outside blocks,
+    /// so canonical); changes nothing and answers [`Stop::BAIL`] when `target` is not
+    /// canonical (#GP: the general path raises it).
     #[inline(always)]
     fn went(&mut self, op: &Op, target: u64) -> Result<(), Stop> {
         if target == op.follow {
