@@ -624,3 +624,24 @@ fn memory_outside_ram_is_an_open_bus_on_both_backends() {
     assert_eq!(run(&mut cpu), (0xffff_ffff, 0xaaaa_aaaa));
     assert_eq!(run(&mut kvm), (0xffff_ffff, 0xaaaa_aaaa));
 }
+
+#[test]
+fn a_run_longer_than_its_time_limit_ends_with_the_wall_time_event() {
+    // `jmp $` for ever: the watchdog thread must interrupt KVM_RUN once the deadline has
+    // passed (it waits parked, and is unparked when a run ends early).
+    if kvm_usable("the KVM time limit").is_none() {
+        return;
+    }
+    let mut kvm = KvmMachine::new(MemoryLayout::default()).unwrap();
+    kvm.set_state(&CpuState::real_mode(0, 0x7c00)).unwrap();
+    kvm.memory_mut().load(0x7c00, &[0xeb, 0xfe]).unwrap();
+    let limits = x86lab_emulator::RunLimits {
+        max_time: Some(std::time::Duration::from_millis(100)),
+        ..x86lab_emulator::RunLimits::default()
+    };
+    let event = kvm.run(&limits).unwrap();
+    assert!(
+        matches!(event, Event::LimitReached(x86lab_emulator::Limit::WallTime)),
+        "{event:?}"
+    );
+}

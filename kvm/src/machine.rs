@@ -98,14 +98,16 @@ impl Watchdog {
             std::thread::spawn(move || {
                 while !done.load(Ordering::Acquire) {
                     let now = Instant::now();
+                    // Parked, not asleep: dropping the watchdog unparks it, so that a run
+                    // that ends early does not wait for the sleep to end.
                     if now < deadline {
-                        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+                        std::thread::park_timeout((deadline - now).min(Duration::from_millis(20)));
                         continue;
                     }
                     // SAFETY: `target` is the thread that owns this watchdog and joins it
                     // before returning, so it is alive; the signal has a handler.
                     unsafe { libc::pthread_kill(target, kick_signal()) };
-                    std::thread::sleep(Duration::from_millis(5));
+                    std::thread::park_timeout(Duration::from_millis(5));
                 }
             })
         });
@@ -117,6 +119,7 @@ impl Drop for Watchdog {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
