@@ -8,19 +8,21 @@
 //! register, LOOP, the string instructions with or without REP — and into
 //! [`Kind::Generic`] otherwise.
 //!
-//! The fast path executes an `Op` only in the common case. Whenever the instruction needs
-//! more — a memory access that misses the TLB, crosses a page or leaves RAM, a branch to a
-//! non-canonical address — it gives the instruction back *before changing anything*, and
-//! the general path (`Cpu::step_one`) executes it with every check, walk and fault. Results
-//! and flags come from the functions the general path uses (`alu_calc`, `shift_calc`,
-//! `imul_calc`, `flags::*`), so both paths compute the same bits.
+//! The fast path executes an `Op` only in the common case, through the function prepared
+//! for its exact form ([`ops`]). Whenever the instruction needs more — an access the page
+//! walk refuses, one that crosses a page or leaves RAM, a branch to a non-canonical address
+//! — it gives the instruction back *before changing anything*, and the general path
+//! (`Cpu::step_one`) executes it with every check, walk and fault. A TLB miss is walked
+//! first, as the general path's access would walk it. Results and flags come from the
+//! functions the general path uses (`alu_calc`, `shift_calc`, `imul_calc`, `flags::*`), so
+//! both paths compute the same bits.
 //!
-//! Straight runs of such instructions in one page are prepared together into a [`Block`],
-//! up to the first branch, string or general-path instruction, and run one after another
-//! without looking each up; a block stops early when one of its instructions wrote the
-//! block's page (the rest may be stale) or refilled the TLB (the general path would look the
-//! next instruction's page up again), and is not used where a breakpoint or the instruction
-//! budget falls inside it.
+//! Runs of such instructions in one page, following the branches that stay in the page, are
+//! prepared together into a [`Block`] and run one after another without looking each up; a
+//! block is left early when a branch goes the other way than the block, when a store wrote
+//! the block's page (the rest may be stale) or after a TLB walk (the general path would look
+//! the next instruction's page up again), and is not used where a breakpoint or the
+//! instruction budget falls inside it.
 //!
 //! It runs only while an instruction can do nothing besides itself ([`Cpu::fast_ready`]):
 //! 64-bit mode, no single-step trap, no debug breakpoint armed, no MOV SS shadow,
@@ -985,10 +987,10 @@ impl Cpu {
     /// The host address of `size` bytes at linear address `lin` and their physical
     /// address, if the access needs nothing but the page translation and the TLB holds it:
     /// canonical (as everything the TLB holds), within one page of RAM, with the
-    /// permissions `need`. A TLB miss is
-    /// [`Stop::miss`]: the caller walks the page ([`Self::fast_fill`]) and runs the
-    /// instruction again, which is as if the walk had happened at this access, since an
-    /// instruction changes nothing before its one memory access.
+    /// permissions `need`. A TLB miss is [`Stop::miss`]: the caller walks the page
+    /// ([`Self::fast_fill`]) and runs the instruction again, which is as if the walk had
+    /// happened at this access, since an instruction changes nothing before its one memory
+    /// access.
     #[inline(always)]
     fn tlb_ptr(&self, lin: u64, size: u8, need: u8) -> Result<(*mut u8, u64), Stop> {
         let off = lin & 0xfff;
