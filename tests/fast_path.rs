@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::Rng;
+use x86lab::fuzz::generate::Rng;
 
 /// The registers the programs compute with. RBP is the data area's base, R14 a small
 /// index, R15 the outer loop's counter, RSI/RDI/RCX the string registers (and values).
@@ -99,7 +99,7 @@ impl Gen {
     /// An immediate for an operand of `size` bytes, in decimal: 64-bit operations take a
     /// sign-extended 32-bit one.
     fn imm(&mut self, size: u32) -> i64 {
-        let v = self.rng.next();
+        let v = self.rng.next_u64();
         match (size, self.rng.below(3)) {
             (_, 0) => (v % 256) as i64 - 128,
             (1, _) => (v as i8).into(),
@@ -211,7 +211,7 @@ impl Gen {
             7 => self.line(format!("mov {a}, {b}")),
             8 => {
                 if size == 8 {
-                    let i = self.rng.next();
+                    let i = self.rng.next_u64();
                     self.line(format!("mov {a}, {i:#x}"));
                 } else {
                     let i = self.imm(size);
@@ -260,7 +260,7 @@ impl Gen {
                 let x = self.reg(8);
                 let y = self.reg(8);
                 let s = self.rng.pick(&[1, 2, 4, 8]);
-                let disp = self.rng.next() as i32;
+                let disp = self.rng.next_u64() as i32;
                 self.line(format!("lea {d}, [{x} + {y}*{s} + {disp}]"));
             }
             13 => {
@@ -380,7 +380,7 @@ impl Gen {
 /// then registers, five flags and a checksum of the data area printed in hex.
 fn program(seed: u64, body_len: usize) -> String {
     let mut g = Gen {
-        rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+        rng: Rng::new(seed),
         out: String::new(),
         label: 0,
         subs: String::new(),
@@ -394,7 +394,7 @@ fn program(seed: u64, body_len: usize) -> String {
     for r in [
         "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
     ] {
-        let v = g.rng.next();
+        let v = g.rng.next_u64();
         g.line(format!("mov {r}, {v:#x}"));
     }
     g.line(format!("mov rbp, {DATA:#x}"));

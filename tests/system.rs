@@ -20,7 +20,8 @@ use x86lab_emulator::{Cpu, CpuState, Event, Exception, Machine, MemoryLayout, Ru
 
 mod common;
 
-use common::{skip, tool_available, Rng};
+use common::{skip, tool_available};
+use x86lab::fuzz::generate::Rng;
 
 const CODE: u64 = 0x10_0000;
 
@@ -826,7 +827,8 @@ fn guests_that_corrupt_their_own_tables_end_in_documented_events() {
         };
         images.push((name, bin));
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // (Rng::new(1) starts from the state 0x9e37_79b9_7f4a_7c15 this test always drew from.)
+    let mut rng = Rng::new(1);
     let mut events = std::collections::BTreeMap::<String, u32>::new();
     for round in 0..400 {
         let (name, image) = &images[round % images.len()];
@@ -835,7 +837,7 @@ fn guests_that_corrupt_their_own_tables_end_in_documented_events() {
         s.gpr[RSP] = 0x7c00;
         cpu.memory_mut().load(0x7c00, image).unwrap();
         cpu.set_state(&s).unwrap();
-        let before = 200 + rng.next() % 20_000;
+        let before = 200 + rng.next_u64() % 20_000;
         let _ = cpu.run(&RunLimits {
             max_instructions: Some(before),
             ..RunLimits::default()
@@ -849,10 +851,10 @@ fn guests_that_corrupt_their_own_tables_end_in_documented_events() {
             (0x10000, 0x4000),
             (0x20000, 0x8000),
         ];
-        for _ in 0..(1 + rng.next() % 64) {
-            let (base, len) = regions[(rng.next() % regions.len() as u64) as usize];
-            let addr = base + rng.next() % len;
-            let byte = rng.next() as u8;
+        for _ in 0..(1 + rng.next_u64() % 64) {
+            let (base, len) = regions[(rng.next_u64() % regions.len() as u64) as usize];
+            let addr = base + rng.next_u64() % len;
+            let byte = rng.next_u64() as u8;
             cpu.memory_mut().load(addr, &[byte]).unwrap();
         }
         // The CPU's own caches of those tables (TLB) are not flushed: as on hardware, the

@@ -249,7 +249,8 @@ fn reads_segment_register(i: &Instruction) -> bool {
     }
 }
 
-/// A small deterministic generator (xorshift64*) for the choices [`realize`] makes.
+/// A small deterministic generator (xorshift64*) for the choices [`realize`] makes, and for
+/// the tests' random programs: what is drawn depends only on the seed, so a failure replays.
 pub struct Rng(u64);
 
 impl Rng {
@@ -266,6 +267,11 @@ impl Rng {
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
+    }
+
+    /// One element of `v`, which must not be empty.
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
     }
 }
 

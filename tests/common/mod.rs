@@ -102,24 +102,3 @@ pub const GUEST_FLAGS: &[&str] = &[
     "-fno-asynchronous-unwind-tables",
     "-DX86LAB_GUEST",
 ];
-
-/// A small deterministic generator (xorshift64*), so that what a test draws depends only on
-/// its seed and a failure can be replayed.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len() as u64) as usize]
-    }
-}
