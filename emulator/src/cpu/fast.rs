@@ -859,9 +859,10 @@ impl Cpu {
     }
 
     /// Prepares the block of instructions starting at `rip` (physical `phys`, in a page of
-    /// `version`): decodes ahead while the instructions are fast, end no further than the
-    /// page (an instruction that might cross it ends the block before it), and no branch
-    /// has been met. Decoding ahead reads the page the TLB already maps, nothing else.
+    /// `version`): decodes ahead while the instructions are fast, following branches the
+    /// way [`Block`] says, and stops at a return, a branch out of the page or an
+    /// instruction that might cross the page's end. Decoding ahead reads the page the TLB
+    /// already maps, nothing else.
     #[inline(never)]
     fn build_block(
         &mut self,
